@@ -1,0 +1,480 @@
+//! The untyped channel in the arena: a ring of slots under one robust lock,
+//! live counts of ends per side, retire/poison/lost flags, and two events
+//! (readable, writable) that blocked ends sleep on. See `README.md`.
+
+use crate::ChannelError;
+use crate::process::record::{self, COUNTERS};
+use crate::shm::{self, Block};
+use crate::sys::{LockState, RobustMutex};
+use crate::wait::{Event, Woken};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use std::time::Instant;
+
+pub(crate) const HANDLES: usize = 0;
+pub(crate) const READERS: usize = 1;
+pub(crate) const WRITERS: usize = 2;
+
+pub(crate) const POISONED: u32 = 1;
+pub(crate) const R_RETIRED: u32 = 2;
+pub(crate) const W_RETIRED: u32 = 4;
+pub(crate) const R_LOST: u32 = 8;
+pub(crate) const W_LOST: u32 = 16;
+
+/// Bytes of a message stored inside its slot; larger ones go to the heap.
+pub(crate) const INLINE: usize = 48;
+const SLOT_SIZE: u64 = 64;
+const HEADER_SIZE: u64 = 256;
+/// Alternations that can wait on one channel at once.
+pub(crate) const ALT_SLOTS: usize = 8;
+
+#[repr(C)]
+pub(crate) struct Chan {
+    pub counts: [AtomicU32; COUNTERS],
+    pub refs: AtomicU32,
+    pub flags: AtomicU32,
+    pub generation: AtomicU64,
+    pub cap: AtomicU32,
+    pub rendezvous: AtomicU32,
+    pub head: AtomicU64,
+    pub tail: AtomicU64,
+    pub lock: RobustMutex,
+    /// Readers wait here for data (or retire/poison).
+    pub readable: Event,
+    /// Writers wait here for room, or for their rendezvous to be taken.
+    pub writable: Event,
+    /// Arena offsets of the [`Event`]s of alternations waiting on this
+    /// channel (0 = free).
+    pub alts: [AtomicU64; ALT_SLOTS],
+}
+
+const _: () = assert!(std::mem::size_of::<Chan>() as u64 <= HEADER_SIZE);
+
+#[repr(C)]
+struct Slot {
+    len: AtomicU64,
+    /// Arena offset of a heap block holding the message, or 0 if inline.
+    heap: AtomicU64,
+    inline: [u8; INLINE],
+}
+
+/// A message ready to be put in a slot.
+pub(crate) enum Payload {
+    Inline([u8; INLINE], usize),
+    Heap(Block, usize),
+}
+
+impl Payload {
+    pub(crate) fn free(self) {
+        if let Payload::Heap(b, _) = self {
+            shm::free(b.off);
+        }
+    }
+}
+
+/// Allocates a channel with room for `cap` buffered messages (0 =
+/// rendezvous). The caller holds one handle count.
+pub(crate) fn create(cap: u32) -> Result<(u64, u64), ChannelError> {
+    let a = shm::arena()?;
+    let slots = cap.max(1) as u64;
+    let size = HEADER_SIZE + slots * SLOT_SIZE;
+    let b = shm::alloc(size)?;
+    // SAFETY: fresh block of `size` bytes, owned by us until published.
+    unsafe { std::ptr::write_bytes(a.ptr(b.off), 0, size as usize) };
+    // SAFETY: the block is zeroed and big enough for a Chan header.
+    let c = unsafe { a.at::<Chan>(b.off) };
+    // SAFETY: the mutex is in the fresh block; nobody else sees it yet.
+    unsafe { RobustMutex::init(&c.lock as *const RobustMutex as *mut RobustMutex) };
+    let generation = a.next_generation();
+    c.generation.store(generation, Relaxed);
+    c.cap.store(cap.max(1), Relaxed);
+    c.rendezvous.store((cap == 0) as u32, Relaxed);
+    c.counts[HANDLES].store(1, Relaxed);
+    c.refs.store(1, Release);
+    record::ledger_add(b.off, HANDLES, 1);
+    Ok((b.off, generation))
+}
+
+pub(crate) fn chan(off: u64) -> &'static Chan {
+    // SAFETY: `off` comes from a live end or handle, which keeps the channel
+    // allocated (refs > 0).
+    unsafe { shm::mapped().at::<Chan>(off) }
+}
+
+/// Checks that `off`/`generation` name a live channel (for ends arriving in
+/// messages, which may be corrupt).
+pub(crate) fn valid(off: u64, generation: u64) -> bool {
+    let Ok(a) = shm::arena() else { return false };
+    off >= shm::HEAP_OFF
+        && off % 64 == 0
+        && off.saturating_add(HEADER_SIZE) <= a.size()
+        && generation != 0
+        && chan(off).generation.load(Acquire) == generation
+        && chan(off).refs.load(Acquire) > 0
+}
+
+fn slot(off: u64, i: u64) -> &'static Slot {
+    let cap = chan(off).cap.load(Relaxed) as u64;
+    // SAFETY: slots follow the header; `i % cap` is within the ring.
+    unsafe { shm::mapped().at::<Slot>(off + HEADER_SIZE + (i % cap) * SLOT_SIZE) }
+}
+
+/// The channel lock, held. A holder that died leaves the channel poisoned.
+pub(crate) struct Guard(&'static Chan);
+
+pub(crate) fn lock(c: &'static Chan) -> Guard {
+    if c.lock.lock() == LockState::OwnerDied {
+        c.flags.fetch_or(POISONED, SeqCst);
+    }
+    Guard(c)
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        // SAFETY: a Guard exists only while this thread holds the lock.
+        unsafe { self.0.lock.unlock() };
+    }
+}
+
+/// Wakes everyone who waits on the channel: both sides and alternations.
+pub(crate) fn notify_all(c: &Chan) {
+    c.readable.notify();
+    c.writable.notify();
+    notify_alts(c);
+}
+
+pub(crate) fn notify_alts(c: &Chan) {
+    for a in &c.alts {
+        let off = a.load(Acquire);
+        if off != 0 {
+            // SAFETY: a registered alternation keeps its event allocated
+            // until it has unregistered from every channel.
+            unsafe { shm::mapped().at::<Event>(off) }.notify();
+        }
+    }
+}
+
+/// Registers an alternation's event; false if every slot is taken.
+pub(crate) fn register_alt(c: &Chan, ev: u64) -> bool {
+    c.alts.iter().any(|a| a.compare_exchange(0, ev, AcqRel, Relaxed).is_ok())
+}
+
+pub(crate) fn unregister_alt(c: &Chan, ev: u64) {
+    for a in &c.alts {
+        let _ = a.compare_exchange(ev, 0, AcqRel, Relaxed);
+    }
+}
+
+/// The error a writer gets now, if any.
+pub(crate) fn write_error(c: &Chan) -> Option<ChannelError> {
+    let f = c.flags.load(SeqCst);
+    if f & POISONED != 0 {
+        Some(ChannelError::Poisoned)
+    } else if f & R_RETIRED != 0 {
+        Some(ChannelError::Retired)
+    } else if f & R_LOST != 0 && c.counts[READERS].load(SeqCst) == 0 {
+        Some(ChannelError::PeerLost)
+    } else {
+        None
+    }
+}
+
+/// The error a reader gets now when nothing is buffered, if any.
+pub(crate) fn read_error(c: &Chan) -> Option<ChannelError> {
+    let f = c.flags.load(SeqCst);
+    if f & POISONED != 0 {
+        Some(ChannelError::Poisoned)
+    } else if f & W_RETIRED != 0 {
+        Some(ChannelError::Retired)
+    } else if f & W_LOST != 0 && c.counts[WRITERS].load(SeqCst) == 0 {
+        Some(ChannelError::PeerLost)
+    } else {
+        None
+    }
+}
+
+/// What to do when an operation cannot complete at once.
+#[derive(Clone, Copy)]
+pub(crate) enum Block_ {
+    No,
+    Until(Option<Instant>),
+}
+
+/// Waits on `ev` from `observed`; maps the outcome to an error on timeout.
+fn wait(ev: &Event, observed: u32, how: Block_) -> Result<(), ChannelError> {
+    match how {
+        Block_::No => Err(ChannelError::WouldBlock),
+        Block_::Until(deadline) => match ev.wait(observed, deadline) {
+            Woken::Changed => Ok(()),
+            Woken::TimedOut => Err(ChannelError::Timeout),
+            Woken::Slice => {
+                record::sweep();
+                Ok(())
+            }
+        },
+    }
+}
+
+/// Tries once to put `p`; gives it back if the channel is full.
+pub(crate) fn try_put(off: u64, p: Payload) -> Result<u64, (ChannelError, Payload, Option<u32>)> {
+    let c = chan(off);
+    let g = lock(c);
+    if let Some(e) = write_error(c) {
+        return Err((e, p, None));
+    }
+    let (head, tail) = (c.head.load(Relaxed), c.tail.load(Relaxed));
+    if tail - head >= c.cap.load(Relaxed) as u64 {
+        let obs = c.writable.observe();
+        drop(g);
+        return Err((ChannelError::WouldBlock, p, Some(obs)));
+    }
+    let s = slot(off, tail);
+    match p {
+        Payload::Inline(bytes, n) => {
+            s.heap.store(0, Relaxed);
+            s.len.store(n as u64, Relaxed);
+            // SAFETY: the slot at `tail` is free (tail - head < cap) and we
+            // hold the lock; readers only touch slots below `tail`.
+            unsafe {
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), s.inline.as_ptr() as *mut u8, n)
+            };
+        }
+        Payload::Heap(b, n) => {
+            s.heap.store(b.off, Relaxed);
+            s.len.store(n as u64, Relaxed);
+        }
+    }
+    c.tail.store(tail + 1, Release);
+    drop(g);
+    c.readable.notify();
+    notify_alts(c);
+    Ok(tail + 1)
+}
+
+/// Puts `p`, waiting for room as `how` says. Returns the ticket (the
+/// message's position + 1).
+pub(crate) fn put(off: u64, mut p: Payload, how: Block_) -> Result<u64, (ChannelError, Payload)> {
+    loop {
+        match try_put(off, p) {
+            Ok(t) => return Ok(t),
+            Err((ChannelError::WouldBlock, back, Some(obs))) => {
+                p = back;
+                if let Err(e) = wait(&chan(off).writable, obs, how) {
+                    return Err((e, p));
+                }
+            }
+            Err((e, back, _)) => return Err((e, back)),
+        }
+    }
+}
+
+/// For a rendezvous: waits until the message with `ticket` has been taken.
+/// On error the message is withdrawn (if still there) and its payload freed;
+/// `Ok` means a reader took it.
+pub(crate) fn await_taken(off: u64, ticket: u64, how: Block_) -> Result<(), ChannelError> {
+    let c = chan(off);
+    loop {
+        let obs = c.writable.observe();
+        if c.head.load(Acquire) >= ticket {
+            return Ok(());
+        }
+        let err = match write_error(c) {
+            Some(e) => Some(e),
+            None => wait(&c.writable, obs, how).err(),
+        };
+        if let Some(e) = err {
+            return withdraw(off, ticket).map_or(Ok(()), |()| Err(e));
+        }
+    }
+}
+
+/// Takes back the unread message `ticket`. `None` if a reader took it first.
+fn withdraw(off: u64, ticket: u64) -> Option<()> {
+    let c = chan(off);
+    let g = lock(c);
+    if c.head.load(Relaxed) >= ticket {
+        return None;
+    }
+    // Rendezvous rings hold one message: ours, at `ticket - 1 == head`.
+    let s = slot(off, ticket - 1);
+    let heap = s.heap.swap(0, Relaxed);
+    c.tail.store(ticket - 1, Release);
+    drop(g);
+    if heap != 0 {
+        shm::free(heap);
+    }
+    c.writable.notify();
+    notify_alts(c);
+    Some(())
+}
+
+/// A message taken out of the channel.
+pub(crate) enum Taken {
+    Inline([u8; INLINE], usize),
+    Heap(u64, usize),
+}
+
+/// Tries once to take a message. On `WouldBlock` also returns the readable
+/// counter observed under the lock.
+pub(crate) fn try_take(off: u64) -> Result<Taken, (ChannelError, Option<u32>)> {
+    let c = chan(off);
+    let g = lock(c);
+    if c.flags.load(SeqCst) & POISONED != 0 {
+        return Err((ChannelError::Poisoned, None));
+    }
+    let (head, tail) = (c.head.load(Relaxed), c.tail.load(Relaxed));
+    if tail == head {
+        if let Some(e) = read_error(c) {
+            return Err((e, None));
+        }
+        let obs = c.readable.observe();
+        drop(g);
+        return Err((ChannelError::WouldBlock, Some(obs)));
+    }
+    let s = slot(off, head);
+    let n = s.len.load(Relaxed) as usize;
+    let heap = s.heap.load(Relaxed);
+    let taken = if heap == 0 {
+        let mut bytes = [0u8; INLINE];
+        // SAFETY: the slot at `head` holds a message of n <= INLINE bytes
+        // written under this lock; we hold the lock.
+        unsafe { std::ptr::copy_nonoverlapping(s.inline.as_ptr(), bytes.as_mut_ptr(), n) };
+        Taken::Inline(bytes, n)
+    } else {
+        Taken::Heap(heap, n)
+    };
+    c.head.store(head + 1, Release);
+    drop(g);
+    c.writable.notify();
+    notify_alts(c);
+    Ok(taken)
+}
+
+/// Takes a message, waiting as `how` says.
+pub(crate) fn take(off: u64, how: Block_) -> Result<Taken, ChannelError> {
+    loop {
+        match try_take(off) {
+            Ok(t) => return Ok(t),
+            Err((ChannelError::WouldBlock, Some(obs))) => wait(&chan(off).readable, obs, how)?,
+            Err((e, _)) => return Err(e),
+        }
+    }
+}
+
+/// Poisons the channel: every end, now and later, gets `Poisoned`.
+pub(crate) fn poison(off: u64) {
+    let c = chan(off);
+    {
+        let _g = lock(c);
+        c.flags.fetch_or(POISONED, SeqCst);
+    }
+    notify_all(c);
+}
+
+// ---------------------------------------------------------------------------
+// Counts.
+
+fn side_flag(which: usize, lost: bool) -> u32 {
+    match (which, lost) {
+        (READERS, false) => R_RETIRED,
+        (WRITERS, false) => W_RETIRED,
+        (READERS, true) => R_LOST,
+        (WRITERS, true) => W_LOST,
+        _ => 0,
+    }
+}
+
+/// Takes `n` off count `which`; marks the side retired (or lost) when it
+/// reaches zero; frees the channel when nothing refers to it any more.
+fn sub(off: u64, which: usize, n: u32, lost: bool) {
+    if n == 0 {
+        return;
+    }
+    let c = chan(off);
+    let prev = c.counts[which].fetch_sub(n, SeqCst);
+    if prev == n && which != HANDLES {
+        let f = side_flag(which, lost);
+        {
+            let _g = lock(c);
+            c.flags.fetch_or(f, SeqCst);
+        }
+        notify_all(c);
+    }
+    unref(off, n);
+}
+
+fn unref(off: u64, n: u32) {
+    let c = chan(off);
+    if c.refs.fetch_sub(n, AcqRel) == n {
+        destroy(off);
+    }
+}
+
+/// Frees a channel nothing refers to: its buffered heap messages, then it.
+fn destroy(off: u64) {
+    let c = chan(off);
+    let (head, tail) = (c.head.load(Acquire), c.tail.load(Acquire));
+    for i in head..tail {
+        let h = slot(off, i).heap.load(Relaxed);
+        if h != 0 {
+            shm::free(h);
+        }
+    }
+    c.generation.store(0, Release);
+    shm::free(off);
+}
+
+/// A new end or handle in this process.
+pub(crate) fn add_local(off: u64, which: usize) {
+    let c = chan(off);
+    c.refs.fetch_add(1, AcqRel);
+    c.counts[which].fetch_add(1, SeqCst);
+    record::ledger_add(off, which, 1);
+}
+
+/// An end or handle of this process goes away (drop or retire).
+pub(crate) fn release_local(off: u64, which: usize) {
+    if record::ledger_sub(off, which) {
+        sub(off, which, 1, false);
+    }
+}
+
+/// An end is put in a message: it stays counted until decoded.
+pub(crate) fn add_transit(off: u64, which: usize) {
+    let c = chan(off);
+    c.refs.fetch_add(1, AcqRel);
+    c.counts[which].fetch_add(1, SeqCst);
+}
+
+/// A decoded end becomes this process's.
+pub(crate) fn adopt_transit(off: u64, which: usize) {
+    record::ledger_add(off, which, 1);
+}
+
+/// Undoes [`add_transit`] for a message that was never sent.
+pub fn undo_transit(off: u64, which: usize) {
+    sub(off, which, 1, false);
+}
+
+/// Ledger hook: counts moved into a child before it is forked.
+pub fn retain_counts(off: u64, counts: [u32; COUNTERS]) {
+    let c = chan(off);
+    let total: u32 = counts.iter().sum();
+    c.refs.fetch_add(total, AcqRel);
+    for (k, n) in counts.iter().enumerate() {
+        c.counts[k].fetch_add(*n, SeqCst);
+    }
+}
+
+/// Ledger hook: counts held by a process that died.
+pub fn release_dead(off: u64, counts: [u32; COUNTERS]) {
+    for (k, n) in counts.iter().enumerate() {
+        sub(off, k, *n, true);
+    }
+}
+
+/// Ledger hook: counts still held by a process that exited normally.
+pub fn release_exit(off: u64, counts: [u32; COUNTERS]) {
+    for (k, n) in counts.iter().enumerate() {
+        sub(off, k, *n, false);
+    }
+}

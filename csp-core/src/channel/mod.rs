@@ -1,0 +1,402 @@
+//! Channels: typed any-to-any ends over the untyped ring in [`core`].
+//!
+//! `Channel::<T>::new()` is a rendezvous: `write` returns once a reader has
+//! taken the value. `Channel::<T>::buffered(n)` holds up to `n` messages.
+//! Ends are `Clone` (many readers, many writers, each message delivered
+//! exactly once), `Send`, and serializable: an end sent through a channel
+//! works in the process that receives it.
+
+pub(crate) mod core;
+
+use self::core::{Block_, HANDLES, INLINE, Payload, READERS, Taken, WRITERS};
+use crate::codec::{self, Mode};
+use crate::error::{ChannelError, WriteError};
+use crate::process::Transfer;
+use crate::shm;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+pub use self::core::{release_dead, release_exit, retain_counts, undo_transit};
+
+/// Finds the channel ends inside `value` (for a process's arguments).
+pub fn collect<T: Serialize + ?Sized>(t: &mut Transfer, value: &T) {
+    let found = codec::collect(value);
+    t.merge(found);
+}
+
+/// An any-to-any channel carrying `T`. Holding a `Channel` keeps it
+/// allocated; it is neither a reader nor a writer.
+pub struct Channel<T> {
+    off: u64,
+    generation: u64,
+    _t: PhantomData<fn(T) -> T>,
+}
+
+/// The reading end of a channel.
+pub struct Reader<T> {
+    off: u64,
+    generation: u64,
+    retired: AtomicBool,
+    _t: PhantomData<fn() -> T>,
+}
+
+/// The writing end of a channel.
+pub struct Writer<T> {
+    off: u64,
+    generation: u64,
+    retired: AtomicBool,
+    _t: PhantomData<fn(T)>,
+}
+
+impl<T> fmt::Debug for Channel<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Channel@{:#x}", self.off)
+    }
+}
+impl<T> fmt::Debug for Reader<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Reader@{:#x}", self.off)
+    }
+}
+impl<T> fmt::Debug for Writer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Writer@{:#x}", self.off)
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> Default for Channel<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> Channel<T> {
+    /// A rendezvous channel. Panics only if the shared arena cannot be
+    /// mapped or is full; [`Channel::try_new`] returns that as an error.
+    pub fn new() -> Self {
+        Self::try_buffered(0).unwrap_or_else(|e| panic!("csp: cannot create a channel: {e}"))
+    }
+
+    /// A channel holding up to `n` messages (`0` is a rendezvous).
+    pub fn buffered(n: usize) -> Self {
+        Self::try_buffered(n).unwrap_or_else(|e| panic!("csp: cannot create a channel: {e}"))
+    }
+
+    /// [`Channel::new`], returning arena errors.
+    pub fn try_new() -> Result<Self, ChannelError> {
+        Self::try_buffered(0)
+    }
+
+    /// [`Channel::buffered`], returning arena errors.
+    pub fn try_buffered(n: usize) -> Result<Self, ChannelError> {
+        let n = u32::try_from(n).map_err(|_| shm::ArenaError::Exhausted(u64::MAX))?;
+        let (off, generation) = core::create(n)?;
+        Ok(Channel { off, generation, _t: PhantomData })
+    }
+
+    /// A new reading end.
+    pub fn reader(&self) -> Reader<T> {
+        core::add_local(self.off, READERS);
+        Reader { off: self.off, generation: self.generation, retired: AtomicBool::new(false), _t: PhantomData }
+    }
+
+    /// A new writing end.
+    pub fn writer(&self) -> Writer<T> {
+        core::add_local(self.off, WRITERS);
+        Writer { off: self.off, generation: self.generation, retired: AtomicBool::new(false), _t: PhantomData }
+    }
+
+    /// Poisons the channel: every end, now and later, gets `Poisoned`.
+    pub fn poison(&self) {
+        core::poison(self.off);
+    }
+
+    /// Messages buffered now.
+    pub fn len(&self) -> usize {
+        let c = core::chan(self.off);
+        (c.tail.load(Ordering::Acquire) - c.head.load(Ordering::Acquire)) as usize
+    }
+
+    /// Whether nothing is buffered now.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<T> Clone for Channel<T> {
+    fn clone(&self) -> Self {
+        core::add_local(self.off, HANDLES);
+        Channel { off: self.off, generation: self.generation, _t: PhantomData }
+    }
+}
+
+impl<T> Drop for Channel<T> {
+    fn drop(&mut self) {
+        core::release_local(self.off, HANDLES);
+    }
+}
+
+macro_rules! end_common {
+    ($End:ident, $which:expr) => {
+        impl<T> $End<T> {
+            /// Retires this end. When every end on one side has retired, the
+            /// other side gets `ChannelError::Retired`. Idempotent.
+            pub fn retire(&self) {
+                if !self.retired.swap(true, Ordering::AcqRel) {
+                    core::release_local(self.off, $which);
+                }
+            }
+
+            /// Poisons the channel: every end, now and later, gets `Poisoned`.
+            pub fn poison(&self) {
+                core::poison(self.off);
+            }
+
+            /// Whether this end has been retired.
+            pub fn is_retired(&self) -> bool {
+                self.retired.load(Ordering::Acquire)
+            }
+
+            fn check_live(&self) -> Result<(), ChannelError> {
+                if self.retired.load(Ordering::Acquire) {
+                    Err(ChannelError::Retired)
+                } else {
+                    Ok(())
+                }
+            }
+
+            #[allow(dead_code)]
+            pub(crate) fn offset(&self) -> u64 {
+                self.off
+            }
+        }
+
+        impl<T> Clone for $End<T> {
+            /// Another end on the same side (counted separately for retire).
+            fn clone(&self) -> Self {
+                core::add_local(self.off, $which);
+                $End {
+                    off: self.off,
+                    generation: self.generation,
+                    retired: AtomicBool::new(false),
+                    _t: PhantomData,
+                }
+            }
+        }
+
+        impl<T> Drop for $End<T> {
+            fn drop(&mut self) {
+                if !*self.retired.get_mut() {
+                    core::release_local(self.off, $which);
+                }
+            }
+        }
+
+        impl<T> Serialize for $End<T> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match codec::mode() {
+                    Some(Mode::Size) => {}
+                    Some(Mode::Collect) => {
+                        if !self.is_retired() {
+                            codec::note_collected(self.off, $which)
+                        }
+                    }
+                    Some(Mode::Send) | None => {
+                        if self.is_retired() {
+                            return Err(serde::ser::Error::custom(
+                                "a retired channel end cannot be sent",
+                            ));
+                        }
+                        core::add_transit(self.off, $which);
+                        if codec::mode().is_some() {
+                            codec::note_transit(self.off, $which);
+                        }
+                    }
+                }
+                (self.off, self.generation).serialize(s)
+            }
+        }
+
+        impl<'de, T> Deserialize<'de> for $End<T> {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let (off, generation) = <(u64, u64)>::deserialize(d)?;
+                if !core::valid(off, generation) {
+                    return Err(serde::de::Error::custom("not a live channel end"));
+                }
+                core::adopt_transit(off, $which);
+                Ok($End { off, generation, retired: AtomicBool::new(false), _t: PhantomData })
+            }
+        }
+    };
+}
+
+end_common!(Reader, READERS);
+end_common!(Writer, WRITERS);
+
+impl<T> Serialize for Channel<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match codec::mode() {
+            Some(Mode::Size) => {}
+            Some(Mode::Collect) => codec::note_collected(self.off, HANDLES),
+            Some(Mode::Send) | None => {
+                core::add_transit(self.off, HANDLES);
+                if codec::mode().is_some() {
+                    codec::note_transit(self.off, HANDLES);
+                }
+            }
+        }
+        (self.off, self.generation).serialize(s)
+    }
+}
+
+impl<'de, T> Deserialize<'de> for Channel<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (off, generation) = <(u64, u64)>::deserialize(d)?;
+        if !core::valid(off, generation) {
+            return Err(serde::de::Error::custom("not a live channel"));
+        }
+        core::adopt_transit(off, HANDLES);
+        Ok(Channel { off, generation, _t: PhantomData })
+    }
+}
+
+impl<T: Serialize> Writer<T> {
+    fn encode(&self, value: &T) -> Result<(Payload, codec::Sent), ChannelError> {
+        let n = codec::encoded_size(value)?;
+        if n <= INLINE {
+            let mut buf = [0u8; INLINE];
+            let sent = codec::encode_into(value, &mut buf[..n])?;
+            Ok((Payload::Inline(buf, n), sent))
+        } else {
+            let b = shm::alloc(n as u64)?;
+            // SAFETY: a fresh block of at least n bytes that only we use.
+            let buf = unsafe { std::slice::from_raw_parts_mut(shm::mapped().ptr(b.off), n) };
+            match codec::encode_into(value, buf) {
+                Ok(sent) => Ok((Payload::Heap(b, n), sent)),
+                Err(e) => {
+                    shm::free(b.off);
+                    Err(e.into())
+                }
+            }
+        }
+    }
+
+    fn send(&self, value: T, how: Block_) -> Result<(), WriteError<T>> {
+        if let Err(error) = self.check_live() {
+            return Err(WriteError { error, value });
+        }
+        let (payload, sent) = match self.encode(&value) {
+            Ok(x) => x,
+            Err(error) => return Err(WriteError { error, value }),
+        };
+        let ticket = match core::put(self.off, payload, how) {
+            Ok(t) => t,
+            Err((error, payload)) => {
+                payload.free();
+                return Err(WriteError { error, value });
+            }
+        };
+        if core::chan(self.off).rendezvous.load(Ordering::Relaxed) != 0 {
+            // A try_write still waits for the taker it has handed the value
+            // to, but only as long as a blocking write would for one reader.
+            let how = match how {
+                Block_::No => Block_::Until(None),
+                b => b,
+            };
+            if let Err(error) = core::await_taken(self.off, ticket, how) {
+                return Err(WriteError { error, value });
+            }
+        }
+        sent.commit();
+        // The value's own ends now travel in the message; this copy goes.
+        drop(value);
+        Ok(())
+    }
+
+    /// Writes `value`, blocking: for a rendezvous until a reader has taken
+    /// it, for a buffered channel until there is room.
+    pub fn write(&self, value: T) -> Result<(), ChannelError> {
+        self.send(value, Block_::Until(None)).map_err(|e| e.error)
+    }
+
+    /// [`Writer::write`] with a timeout; on failure the value comes back.
+    pub fn write_timeout(&self, value: T, timeout: Duration) -> Result<(), WriteError<T>> {
+        self.send(value, Block_::Until(crate::wait::deadline(Some(timeout))))
+    }
+
+    /// Writes only if that can start at once (room in the buffer, or for a
+    /// rendezvous, no other message pending); on failure the value comes
+    /// back with `WouldBlock` or the channel's error.
+    pub fn try_write(&self, value: T) -> Result<(), WriteError<T>> {
+        self.send(value, Block_::No)
+    }
+}
+
+impl<T: DeserializeOwned> Reader<T> {
+    fn recv(&self, how: Block_) -> Result<T, ChannelError> {
+        self.check_live()?;
+        let taken = core::take(self.off, how)?;
+        decode_taken(taken)
+    }
+
+    /// Reads a value, blocking until one arrives.
+    pub fn read(&self) -> Result<T, ChannelError> {
+        self.recv(Block_::Until(None))
+    }
+
+    /// [`Reader::read`] with a timeout.
+    pub fn read_timeout(&self, timeout: Duration) -> Result<T, ChannelError> {
+        self.recv(Block_::Until(crate::wait::deadline(Some(timeout))))
+    }
+
+    /// Reads a value only if one is there now (`WouldBlock` otherwise).
+    pub fn try_read(&self) -> Result<T, ChannelError> {
+        self.recv(Block_::No)
+    }
+
+    /// Iterates over the values read until the channel retires (or any
+    /// other error: poison, a lost peer).
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { r: self }
+    }
+}
+
+pub(crate) fn decode_taken<T: DeserializeOwned>(taken: Taken) -> Result<T, ChannelError> {
+    match taken {
+        Taken::Inline(bytes, n) => Ok(codec::decode(&bytes[..n])?),
+        Taken::Heap(off, n) => {
+            let a = shm::mapped();
+            // SAFETY: the reader took the message out of the ring under the
+            // lock; the block is ours alone until we free it below.
+            let bytes = unsafe { std::slice::from_raw_parts(a.ptr(off), n) };
+            let r = codec::decode(bytes);
+            shm::free(off);
+            Ok(r?)
+        }
+    }
+}
+
+/// Iterator over a reader's values; see [`Reader::iter`].
+#[derive(Debug)]
+pub struct Iter<'a, T> {
+    r: &'a Reader<T>,
+}
+
+impl<T: DeserializeOwned> Iterator for Iter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.r.read().ok()
+    }
+}
+
+impl<'a, T: DeserializeOwned> IntoIterator for &'a Reader<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}

@@ -1,0 +1,200 @@
+//! Message encoding: serde + bincode 2, straight into arena memory.
+//!
+//! Encoding runs in one of three modes, kept in a thread-local so that the
+//! `Serialize` impls of channel ends know what an encode means:
+//! - `Size`: only counting bytes (no side effects);
+//! - `Send`: a real message: an end inside it is "in transit" and keeps its
+//!   channel's counts until a receiver decodes it;
+//! - `Collect`: walking a process's arguments to find the ends that move
+//!   into the child.
+
+use crate::process::Transfer;
+use crate::shm;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::cell::RefCell;
+
+fn config() -> bincode::config::Configuration {
+    bincode::config::standard()
+}
+
+/// What an encode currently in progress on this thread is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Size,
+    Send,
+    Collect,
+}
+
+#[derive(Default)]
+struct State {
+    mode: Option<Mode>,
+    /// Transit counts taken by the current `Send` encode: (obj, counter).
+    transits: Vec<(u64, usize)>,
+    transfer: Transfer,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State::default());
+}
+
+/// The current mode, if an encode is in progress.
+pub(crate) fn mode() -> Option<Mode> {
+    STATE.with(|s| s.borrow().mode)
+}
+
+/// Notes that a `Send` encode took a transit count (so it can be undone).
+pub(crate) fn note_transit(obj: u64, which: usize) {
+    STATE.with(|s| s.borrow_mut().transits.push((obj, which)));
+}
+
+/// Notes an end found by a `Collect` walk.
+pub(crate) fn note_collected(obj: u64, which: usize) {
+    STATE.with(|s| s.borrow_mut().transfer.add(obj, which));
+}
+
+struct ModeGuard(Option<Mode>);
+
+fn enter(m: Mode) -> ModeGuard {
+    STATE.with(|s| ModeGuard(std::mem::replace(&mut s.borrow_mut().mode, Some(m))))
+}
+
+impl Drop for ModeGuard {
+    fn drop(&mut self) {
+        STATE.with(|s| s.borrow_mut().mode = self.0);
+    }
+}
+
+/// Counts bytes.
+struct Counter(usize);
+
+impl bincode::enc::write::Writer for Counter {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        self.0 += bytes.len();
+        Ok(())
+    }
+}
+
+/// An encoding failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    /// The value could not be encoded.
+    #[error("{0}")]
+    Encode(String),
+    /// The bytes could not be decoded.
+    #[error("{0}")]
+    Decode(String),
+    /// No room in the arena.
+    #[error(transparent)]
+    Arena(#[from] shm::ArenaError),
+}
+
+impl From<CodecError> for crate::ChannelError {
+    fn from(e: CodecError) -> Self {
+        match e {
+            CodecError::Encode(m) => crate::ChannelError::Encode(m),
+            CodecError::Decode(m) => crate::ChannelError::Decode(m),
+            CodecError::Arena(a) => crate::ChannelError::Arena(a),
+        }
+    }
+}
+
+/// The encoded size of `v`.
+pub fn encoded_size<T: Serialize + ?Sized>(v: &T) -> Result<usize, CodecError> {
+    let _g = enter(Mode::Size);
+    let mut c = Counter(0);
+    bincode::serde::encode_into_writer(v, &mut c, config())
+        .map_err(|e| CodecError::Encode(e.to_string()))?;
+    Ok(c.0)
+}
+
+/// The transit counts taken by a `Send` encode. Call [`Sent::commit`] once
+/// the message is delivered into a channel; dropping it undoes them.
+#[must_use]
+pub(crate) struct Sent(Vec<(u64, usize)>);
+
+impl Sent {
+    pub(crate) fn commit(mut self) {
+        self.0.clear();
+    }
+}
+
+impl Drop for Sent {
+    fn drop(&mut self) {
+        for (obj, which) in self.0.drain(..) {
+            crate::channel::undo_transit(obj, which);
+        }
+    }
+}
+
+/// Encodes `v` into `buf`, which must be exactly its encoded size.
+pub(crate) fn encode_into<T: Serialize + ?Sized>(v: &T, buf: &mut [u8]) -> Result<Sent, CodecError> {
+    let before = STATE.with(|s| s.borrow().transits.len());
+    let r = {
+        let _g = enter(Mode::Send);
+        bincode::serde::encode_into_slice(v, buf, config())
+    };
+    let taken = STATE.with(|s| s.borrow_mut().transits.split_off(before));
+    let sent = Sent(taken);
+    match r {
+        Ok(n) if n == buf.len() => Ok(sent),
+        Ok(n) => Err(CodecError::Encode(format!(
+            "the value encoded to {n} bytes after sizing at {} (a Serialize impl that is not deterministic)",
+            buf.len()
+        ))),
+        Err(e) => Err(CodecError::Encode(e.to_string())),
+    }
+}
+
+/// Decodes a `T` from `bytes`; every byte must be used.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    match bincode::serde::decode_from_slice::<T, _>(bytes, config()) {
+        Ok((v, n)) if n == bytes.len() => Ok(v),
+        Ok((_, n)) => Err(CodecError::Decode(format!(
+            "{} trailing bytes after the message (the reader's type does not match the writer's)",
+            bytes.len() - n
+        ))),
+        Err(e) => Err(CodecError::Decode(e.to_string())),
+    }
+}
+
+/// Walks `v` and returns the channel ends inside it.
+pub(crate) fn collect<T: Serialize + ?Sized>(v: &T) -> Transfer {
+    let _g = enter(Mode::Collect);
+    let saved = STATE.with(|s| std::mem::take(&mut s.borrow_mut().transfer));
+    let mut c = Counter(0);
+    let _ = bincode::serde::encode_into_writer(v, &mut c, config());
+    STATE.with(|s| std::mem::replace(&mut s.borrow_mut().transfer, saved))
+}
+
+/// Encodes `v` into a fresh arena block; returns (offset, length).
+/// Ends inside `v` are committed as in transit.
+pub(crate) fn encode_to_arena<T: Serialize + ?Sized>(v: &T) -> Result<(u64, u64), CodecError> {
+    let n = encoded_size(v)?;
+    let b = shm::alloc(n.max(1) as u64)?;
+    let a = shm::mapped();
+    // SAFETY: the block is freshly allocated, at least n bytes, owned by us.
+    let buf = unsafe { std::slice::from_raw_parts_mut(a.ptr(b.off), n) };
+    match encode_into(v, buf) {
+        Ok(sent) => {
+            sent.commit();
+            Ok((b.off, n as u64))
+        }
+        Err(e) => {
+            shm::free(b.off);
+            Err(e)
+        }
+    }
+}
+
+/// Decodes a `T` from an arena block written by [`encode_to_arena`].
+pub(crate) fn decode_from_arena<T: DeserializeOwned>(off: u64, len: u64) -> Result<T, CodecError> {
+    if off == 0 {
+        return Err(CodecError::Decode("no value was stored".into()));
+    }
+    let a = shm::mapped();
+    // SAFETY: the block was written by the process that owned it, which has
+    // ended; nobody else touches it until we free it.
+    let bytes = unsafe { std::slice::from_raw_parts(a.ptr(off), len as usize) };
+    decode(bytes)
+}

@@ -1,0 +1,409 @@
+//! Process records: one per live process of the tree, in the arena.
+//!
+//! A record says whether its process is alive (a robust mutex the process
+//! holds for its whole life: when it dies, the kernel marks the mutex), what
+//! the process holds (its ledger of channel ends, so that whoever notices
+//! its death can release them), and its result once it has finished.
+
+use crate::shm::{self, Arena, PROC_TABLE_OFF};
+use crate::sys::{LockState, RobustMutex};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
+use std::sync::Mutex;
+
+pub(crate) const FREE: u32 = 0;
+pub(crate) const STARTING: u32 = 1;
+pub(crate) const RUNNING: u32 = 2;
+pub(crate) const EXITED: u32 = 3;
+pub(crate) const DEAD: u32 = 4;
+pub(crate) const ROOT: u32 = 5;
+
+pub(crate) const RESULT_NONE: u32 = 0;
+pub(crate) const RESULT_OK: u32 = 1;
+pub(crate) const RESULT_PANIC: u32 = 2;
+pub(crate) const RESULT_ERROR: u32 = 3;
+
+const RECORD_SIZE: u64 = 128;
+const MAX_PROCS: u32 = ((shm::HEAP_OFF - PROC_TABLE_OFF) / RECORD_SIZE) as u32;
+
+/// Number of counters each ledgered object carries (handles, readers,
+/// writers, spare).
+pub const COUNTERS: usize = 4;
+
+#[repr(C)]
+pub(crate) struct Record {
+    life: RobustMutex,
+    pub state: AtomicU32,
+    pub pid: AtomicI32,
+    ledger_off: AtomicU64,
+    ledger_cap: AtomicU32,
+    ledger_len: AtomicU32,
+    pub result_off: AtomicU64,
+    pub result_len: AtomicU64,
+    pub result_kind: AtomicU32,
+}
+
+const _: () = assert!(std::mem::size_of::<Record>() as u64 <= RECORD_SIZE);
+
+/// One ledger line: what the process holds of object `obj`.
+#[repr(C)]
+struct Entry {
+    obj: AtomicU64,
+    counts: [AtomicU32; COUNTERS],
+}
+
+/// The object-side hooks for ledgered objects (channels): how to add
+/// counts and how to release what a process held.
+struct Hooks {
+    retain: fn(obj: u64, counts: [u32; COUNTERS]),
+    release_dead: fn(obj: u64, counts: [u32; COUNTERS]),
+    release_exit: fn(obj: u64, counts: [u32; COUNTERS]),
+}
+
+fn hooks() -> Option<&'static Hooks> {
+    static H: Hooks = Hooks {
+        retain: crate::channel::retain_counts,
+        release_dead: crate::channel::release_dead,
+        release_exit: crate::channel::release_exit,
+    };
+    Some(&H)
+}
+
+/// This process's record index (0 is the root of the tree).
+static ME: AtomicU32 = AtomicU32::new(0);
+
+pub(crate) fn me() -> u32 {
+    ME.load(Relaxed)
+}
+
+pub(crate) fn record(idx: u32) -> &'static Record {
+    let a = shm::mapped();
+    // SAFETY: the process table is part of the arena header area, zeroed at
+    // mapping time; every record is valid for all indexes below MAX_PROCS.
+    unsafe { a.at::<Record>(PROC_TABLE_OFF + idx as u64 * RECORD_SIZE) }
+}
+
+/// Called once when the arena is mapped: the mapping process is the root.
+pub(crate) fn init_root(a: Arena) {
+    // SAFETY: as in `record`; the table is fresh and private to us.
+    let r = unsafe { a.at::<Record>(PROC_TABLE_OFF) };
+    // SAFETY: the record memory is zeroed and not shared yet.
+    unsafe { RobustMutex::init(&r.life as *const RobustMutex as *mut RobustMutex) };
+    r.state.store(ROOT, Relaxed);
+    r.pid.store(crate::sys::getpid(), Relaxed);
+    a.header().procs_hwm.store(1, Relaxed);
+}
+
+/// Claims a free record for a child about to be forked.
+pub(crate) fn alloc_record() -> Option<u32> {
+    let h = shm::mapped().header();
+    for i in 1..MAX_PROCS {
+        let r = record(i);
+        if r.state.load(Relaxed) == FREE
+            && r.state.compare_exchange(FREE, STARTING, Acquire, Relaxed).is_ok()
+        {
+            // SAFETY: we own this record now (CAS from FREE); nobody else
+            // touches its mutex until it is RUNNING.
+            unsafe { RobustMutex::init(&r.life as *const RobustMutex as *mut RobustMutex) };
+            r.ledger_len.store(0, Relaxed);
+            r.result_kind.store(RESULT_NONE, Relaxed);
+            r.result_off.store(0, Relaxed);
+            r.result_len.store(0, Relaxed);
+            r.pid.store(0, Relaxed);
+            h.procs_hwm.fetch_max(i + 1, Relaxed);
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// Frees a record once its process has been reaped and its result read.
+pub(crate) fn free_record(idx: u32) {
+    let r = record(idx);
+    let off = r.ledger_off.swap(0, Relaxed);
+    r.ledger_cap.store(0, Relaxed);
+    r.ledger_len.store(0, Relaxed);
+    if off != 0 {
+        shm::free(off);
+    }
+    r.state.store(FREE, Release);
+}
+
+// ---------------------------------------------------------------------------
+// The ledger.
+
+/// The process-local index of this process's ledger: object -> entry index.
+struct LocalIndex {
+    map: Mutex<HashMap<u64, u32>>,
+}
+
+static LOCAL: AtomicPtr<LocalIndex> = AtomicPtr::new(std::ptr::null_mut());
+
+fn local() -> &'static LocalIndex {
+    let p = LOCAL.load(Acquire);
+    if !p.is_null() {
+        // SAFETY: pointers stored in LOCAL come from Box::leak and are never freed.
+        return unsafe { &*p };
+    }
+    let fresh = Box::into_raw(Box::new(LocalIndex { map: Mutex::new(HashMap::new()) }));
+    match LOCAL.compare_exchange(std::ptr::null_mut(), fresh, AcqRel, Acquire) {
+        Ok(_) => {
+            // SAFETY: just leaked above, never freed.
+            unsafe { &*fresh }
+        }
+        Err(existing) => {
+            // SAFETY: `fresh` was never shared; `existing` is leaked forever.
+            unsafe {
+                drop(Box::from_raw(fresh));
+                &*existing
+            }
+        }
+    }
+}
+
+fn entries(r: &Record) -> (*mut Entry, u32) {
+    let off = r.ledger_off.load(Acquire);
+    if off == 0 {
+        return (std::ptr::null_mut(), 0);
+    }
+    (shm::mapped().ptr(off).cast(), r.ledger_len.load(Acquire))
+}
+
+fn entry<'a>(base: *mut Entry, i: u32) -> &'a Entry {
+    // SAFETY: callers pass i < ledger_len of a ledger block that holds at
+    // least ledger_cap initialised entries.
+    unsafe { &*base.add(i as usize) }
+}
+
+/// Appends a fresh entry for `obj` to the record's ledger, growing it.
+fn append(r: &Record, obj: u64) -> u32 {
+    let len = r.ledger_len.load(Relaxed);
+    let cap = r.ledger_cap.load(Relaxed);
+    if len == cap {
+        let new_cap = (cap * 2).max(16);
+        let size = new_cap as u64 * std::mem::size_of::<Entry>() as u64;
+        let b = shm::alloc(size).expect("csp: arena exhausted while growing a process ledger");
+        let a = shm::mapped();
+        let old = r.ledger_off.load(Relaxed);
+        // SAFETY: the new block has room for new_cap entries; the old one
+        // holds `len` initialised entries; the blocks do not overlap.
+        unsafe {
+            std::ptr::write_bytes(a.ptr(b.off), 0, size as usize);
+            if old != 0 {
+                std::ptr::copy_nonoverlapping(
+                    a.ptr(old),
+                    a.ptr(b.off),
+                    len as usize * std::mem::size_of::<Entry>(),
+                );
+            }
+        }
+        r.ledger_off.store(b.off, Release);
+        r.ledger_cap.store(new_cap, Relaxed);
+        if old != 0 {
+            shm::free(old);
+        }
+    }
+    let (base, _) = (shm::mapped().ptr(r.ledger_off.load(Relaxed)).cast::<Entry>(), ());
+    let e = entry(base, len);
+    e.obj.store(obj, Relaxed);
+    for c in &e.counts {
+        c.store(0, Relaxed);
+    }
+    r.ledger_len.store(len + 1, Release);
+    len
+}
+
+/// Adds `n` to this process's count `which` of `obj`.
+pub fn ledger_add(obj: u64, which: usize, n: u32) {
+    let r = record(me());
+    let mut map = local().map.lock().unwrap_or_else(|p| p.into_inner());
+    let i = match map.get(&obj) {
+        Some(&i) => i,
+        None => {
+            let i = append(r, obj);
+            map.insert(obj, i);
+            i
+        }
+    };
+    let (base, _) = entries(r);
+    entry(base, i).counts[which].fetch_add(n, Relaxed);
+}
+
+/// Takes one off this process's count `which` of `obj`. Returns `false` if
+/// this process holds none (an inherited copy it never owned): the caller
+/// must then leave the object's live counts alone.
+pub fn ledger_sub(obj: u64, which: usize) -> bool {
+    let r = record(me());
+    let map = local().map.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(&i) = map.get(&obj) else { return false };
+    let (base, _) = entries(r);
+    let c = &entry(base, i).counts[which];
+    let mut cur = c.load(Relaxed);
+    loop {
+        if cur == 0 {
+            return false;
+        }
+        match c.compare_exchange(cur, cur - 1, Relaxed, Relaxed) {
+            Ok(_) => return true,
+            Err(v) => cur = v,
+        }
+    }
+}
+
+/// What a process hands to a child: counts of objects it moves into it.
+#[derive(Debug, Default, Clone)]
+pub struct Transfer {
+    items: Vec<(u64, [u32; COUNTERS])>,
+}
+
+impl Transfer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records one more count `which` of `obj`.
+    pub fn add(&mut self, obj: u64, which: usize) {
+        if let Some((_, c)) = self.items.iter_mut().find(|(o, _)| *o == obj) {
+            c[which] += 1;
+        } else {
+            let mut c = [0; COUNTERS];
+            c[which] = 1;
+            self.items.push((obj, c));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Adds everything in `other`.
+    pub fn merge(&mut self, other: Transfer) {
+        for (obj, counts) in other.items {
+            for (k, n) in counts.iter().enumerate() {
+                for _ in 0..*n {
+                    self.add(obj, k);
+                }
+            }
+        }
+    }
+}
+
+/// Gives the child record `idx` the counts in `t` (before fork): its ledger
+/// holds them, and the objects count them as live.
+pub(crate) fn give(idx: u32, t: &Transfer) {
+    let r = record(idx);
+    for (obj, counts) in &t.items {
+        let i = append(r, *obj);
+        let (base, _) = entries(r);
+        let e = entry(base, i);
+        for (k, n) in counts.iter().enumerate() {
+            e.counts[k].store(*n, Relaxed);
+        }
+        if let Some(h) = hooks() {
+            (h.retain)(*obj, *counts);
+        }
+    }
+}
+
+/// In a freshly forked child: become record `idx`, with a fresh local index
+/// of the ledger the parent prepared.
+pub(crate) fn become_child(idx: u32) {
+    ME.store(idx, Relaxed);
+    let r = record(idx);
+    let mut map = HashMap::new();
+    let (base, len) = entries(r);
+    for i in 0..len {
+        map.insert(entry(base, i).obj.load(Relaxed), i);
+    }
+    // The parent's index may be locked by a thread that does not exist here;
+    // replace it (the old one is leaked on purpose).
+    let fresh = Box::into_raw(Box::new(LocalIndex { map: Mutex::new(map) }));
+    LOCAL.store(fresh, Release);
+    // Hold the life lock for the rest of this process's life.
+    r.life.lock();
+    r.pid.store(crate::sys::getpid(), Relaxed);
+    r.state.store(RUNNING, Release);
+}
+
+/// Drains a record's ledger, calling `f` on every non-zero line.
+fn drain(r: &Record, f: impl Fn(u64, [u32; COUNTERS])) {
+    let (base, len) = entries(r);
+    for i in 0..len {
+        let e = entry(base, i);
+        let mut counts = [0; COUNTERS];
+        let mut any = false;
+        for (k, c) in e.counts.iter().enumerate() {
+            counts[k] = c.swap(0, AcqRel);
+            any |= counts[k] != 0;
+        }
+        if any {
+            f(e.obj.load(Relaxed), counts);
+        }
+    }
+}
+
+/// In a child that finished normally: release what it still holds, then
+/// mark the record exited and let go of the life lock.
+pub(crate) fn exit_normally() {
+    let r = record(me());
+    if let Some(h) = hooks() {
+        drain(r, h.release_exit);
+    }
+    r.state.store(EXITED, Release);
+    // SAFETY: this thread locked `life` in `become_child`.
+    unsafe { r.life.unlock() };
+}
+
+/// Gives up a record whose process never started, returning what it was
+/// given as if it had been dropped.
+pub(crate) fn abandon(idx: u32) {
+    let r = record(idx);
+    if let Some(h) = hooks() {
+        drain(r, h.release_exit);
+    }
+    free_record(idx);
+}
+
+/// Marks record `idx` dead if it was live, releasing what it held. Called by
+/// the parent after reaping an abnormal exit, and by sweeps.
+pub(crate) fn mark_dead(idx: u32) -> bool {
+    let r = record(idx);
+    for from in [RUNNING, STARTING] {
+        if r.state.compare_exchange(from, DEAD, AcqRel, Relaxed).is_ok() {
+            if let Some(h) = hooks() {
+                drain(r, h.release_dead);
+            }
+            return true;
+        }
+    }
+    false
+}
+
+/// Looks for processes of the tree that died without anyone noticing
+/// (SIGKILL, abort) and releases what they held. Cheap: one atomic load
+/// per record, and a non-blocking try-lock per running one.
+pub fn sweep() -> bool {
+    let Ok(a) = shm::arena() else { return false };
+    let hwm = a.header().procs_hwm.load(Relaxed);
+    let mut found = false;
+    for i in 1..hwm {
+        let r = record(i);
+        if r.state.load(Acquire) != RUNNING {
+            continue;
+        }
+        match r.life.try_lock() {
+            None => {} // held: alive
+            Some(LockState::OwnerDied) => {
+                found |= mark_dead(i);
+                // SAFETY: try_lock succeeded, we hold it.
+                unsafe { r.life.unlock() };
+            }
+            Some(LockState::Clean) => {
+                // Exited normally between our load and the try-lock.
+                // SAFETY: try_lock succeeded, we hold it.
+                unsafe { r.life.unlock() };
+            }
+        }
+    }
+    found
+}

@@ -1,0 +1,240 @@
+//! The only place with `libc`/`nix` calls. Everything above this module is
+//! portable logic over the names exported here.
+
+mod futex;
+mod robust;
+
+pub use futex::{futex_wait, futex_wake};
+pub use robust::{LockState, RobustMutex};
+
+use std::io;
+use std::time::{Duration, Instant};
+
+/// Creates an anonymous shared memory file of `size` bytes and maps it
+/// read-write, shared. Returns the base address.
+pub fn map_shared_anonymous(size: usize) -> io::Result<*mut u8> {
+    // SAFETY: memfd_create takes a NUL-terminated name and flags; both valid.
+    let fd = unsafe { libc::memfd_create(c"csp-arena".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a valid memfd we own; ftruncate makes it sparse `size` bytes.
+    if unsafe { libc::ftruncate(fd, size as libc::off_t) } != 0 {
+        let e = io::Error::last_os_error();
+        // SAFETY: fd is ours and not used after this.
+        unsafe { libc::close(fd) };
+        return Err(e);
+    }
+    // SAFETY: mapping a valid fd of at least `size` bytes; the kernel picks the address.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_NORESERVE,
+            fd,
+            0,
+        )
+    };
+    // The mapping keeps the file alive; the descriptor is no longer needed, so
+    // nothing (no fd, no /dev/shm name) outlives the last mapping.
+    // SAFETY: fd is ours and not used after this.
+    unsafe { libc::close(fd) };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(p.cast())
+}
+
+/// Gives the pages of `[ptr, ptr+len)` back to the kernel (they read as zero
+/// afterwards). `ptr` must be page aligned; `len` is rounded down to pages.
+pub fn release_pages(ptr: *mut u8, len: usize) {
+    let len = len & !(page_size() - 1);
+    if len == 0 {
+        return;
+    }
+    // SAFETY: the range lies inside the shared arena mapping and the caller
+    // owns it (freed block); MADV_REMOVE only punches a hole in the memfd.
+    unsafe { libc::madvise(ptr.cast(), len, libc::MADV_REMOVE) };
+}
+
+pub fn page_size() -> usize {
+    4096
+}
+
+pub fn getpid() -> i32 {
+    // SAFETY: getpid has no preconditions.
+    unsafe { libc::getpid() }
+}
+
+/// The result of `fork`.
+pub enum Forked {
+    Child,
+    Parent(i32),
+}
+
+/// Forks the calling process.
+///
+/// # Safety
+/// In the child only the calling thread exists; the caller must only run
+/// code that does not depend on locks held by other threads of the parent,
+/// and must end the child with [`exit_now`].
+pub unsafe fn fork() -> io::Result<Forked> {
+    // SAFETY: forwarded to the caller's contract.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid)),
+    }
+}
+
+/// Makes the kernel send SIGKILL to this process when its parent thread
+/// exits, and exits at once if the parent is already gone.
+pub fn die_with_parent(parent_pid: i32) {
+    // SAFETY: prctl with PR_SET_PDEATHSIG and a valid signal number.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    // SAFETY: getppid has no preconditions.
+    if unsafe { libc::getppid() } != parent_pid {
+        exit_now(111);
+    }
+}
+
+/// Ends the process at once: no destructors, no atexit handlers.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and has no preconditions.
+    unsafe { libc::_exit(code) }
+}
+
+/// How a child ended, from `waitpid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Code(i32),
+    Signal(i32),
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            ExitStatus::Code(c) => write!(f, "exit code {c}"),
+            ExitStatus::Signal(s) => write!(f, "signal {} ({})", s, signal_name(s)),
+        }
+    }
+}
+
+/// The conventional name of a signal number (`SIGKILL`...).
+pub fn signal_name(sig: i32) -> &'static str {
+    match nix::sys::signal::Signal::try_from(sig) {
+        Ok(s) => s.as_str(),
+        Err(_) => "unknown signal",
+    }
+}
+
+fn decode_status(status: i32) -> ExitStatus {
+    if libc::WIFSIGNALED(status) {
+        ExitStatus::Signal(libc::WTERMSIG(status))
+    } else {
+        ExitStatus::Code(libc::WEXITSTATUS(status))
+    }
+}
+
+/// Waits for `pid` to end (blocking) and reaps it.
+pub fn wait_pid(pid: i32) -> io::Result<ExitStatus> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid on a child pid with a valid out pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            return Ok(decode_status(status));
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Reaps `pid` if it has ended; `None` if it is still running.
+pub fn try_wait_pid(pid: i32) -> io::Result<Option<ExitStatus>> {
+    let mut status = 0;
+    // SAFETY: waitpid on a child pid with a valid out pointer.
+    let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    match r {
+        0 => Ok(None),
+        r if r == pid => Ok(Some(decode_status(status))),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
+/// Waits up to `timeout` for `pid` to end, then reaps it. `None` on timeout.
+pub fn wait_pid_timeout(pid: i32, timeout: Duration) -> io::Result<Option<ExitStatus>> {
+    // SAFETY: pidfd_open on a pid we have not reaped yet (it is our child).
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+    if fd < 0 {
+        // Old kernel: fall back to polling.
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(s) = try_wait_pid(pid)? {
+                return Ok(Some(s));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let deadline = Instant::now() + timeout;
+    let result = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        let ms = left.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut pfd, 1, if left.is_zero() { 0 } else { ms.max(1) }) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            break Err(e);
+        }
+        if r > 0 {
+            break wait_pid(pid).map(Some);
+        }
+        if Instant::now() >= deadline {
+            break Ok(None);
+        }
+    };
+    // SAFETY: fd is the pidfd we opened.
+    unsafe { libc::close(fd) };
+    result
+}
+
+/// Sends `sig` to `pid`.
+pub fn send_signal(pid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: kill with a pid and a valid signal number.
+    if unsafe { libc::kill(pid, sig) } == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+pub const SIGKILL: i32 = libc::SIGKILL;
+pub const SIGTERM: i32 = libc::SIGTERM;
+
+/// Writes all of `buf` to a raw file descriptor, ignoring errors (used for
+/// last-words reporting in a child that is about to exit).
+pub fn write_fd_all(fd: i32, mut buf: &[u8]) {
+    while !buf.is_empty() {
+        // SAFETY: writing from a valid slice to a descriptor.
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+        buf = &buf[n as usize..];
+    }
+}
+
+/// Yields the CPU to another runnable thread.
+pub fn yield_now() {
+    // SAFETY: sched_yield has no preconditions.
+    unsafe { libc::sched_yield() };
+}

@@ -1,0 +1,39 @@
+use csp_core::*;
+use std::time::Duration;
+
+#[test]
+fn producer_consumer() {
+    let ch = Channel::<u64>::new();
+    let w = ch.writer();
+    let r = ch.reader();
+    let wt = __private::Transfer::new();
+    let _ = wt;
+    let mut p_t = __private::Transfer::new();
+    channel::collect(&mut p_t, &w);
+    let mut c_t = __private::Transfer::new();
+    channel::collect(&mut c_t, &r);
+    let p = Process::__from_parts("producer", p_t, move || {
+        for i in 0..1000u64 {
+            w.write(i).unwrap();
+        }
+        w.retire();
+    });
+    let c = Process::__from_parts("consumer", c_t, move || r.iter().sum::<u64>());
+    let ((), total) = __private::Processes::run_parallel((p, c)).unwrap();
+    assert_eq!(total, 499_500);
+}
+
+#[test]
+fn panic_reported() {
+    let e = Process::new("boom", || -> u32 { panic!("kaboom") }).run().unwrap_err();
+    let s = e.to_string();
+    assert!(s.contains("boom") && s.contains("kaboom"), "{s}");
+}
+
+#[test]
+fn timeout_read() {
+    let ch = Channel::<u64>::buffered(4);
+    let r = ch.reader();
+    let _w = ch.writer();
+    assert_eq!(r.read_timeout(Duration::from_millis(50)), Err(ChannelError::Timeout));
+}
