@@ -38,6 +38,15 @@ pub(crate) struct Chan {
     pub head: AtomicU64,
     pub tail: AtomicU64,
     pub lock: RobustMutex,
+    /// How many processes holding this channel died (moves on every death,
+    /// so structures built on a channel can notice any holder's death).
+    pub dead_holders: AtomicU32,
+    /// Arena offset of an auxiliary block owned by the channel (state of a
+    /// structure built on it), freed with the channel; 0 if none.
+    pub aux: AtomicU64,
+    /// Readers blocked in `take` now (lets a rendezvous `try_write` know
+    /// whether a reader is there to take its value).
+    pub read_waiting: AtomicU32,
     /// Readers wait here for data (or retire/poison).
     pub readable: Event,
     /// Writers wait here for room, or for their rendezvous to be taken.
@@ -351,13 +360,27 @@ pub(crate) fn try_take(off: u64) -> Result<Taken, (ChannelError, Option<u32>)> {
 
 /// Takes a message, waiting as `how` says.
 pub(crate) fn take(off: u64, how: Block_) -> Result<Taken, ChannelError> {
-    loop {
+    let c = chan(off);
+    let mut waiting = false;
+    let r = loop {
         match try_take(off) {
-            Ok(t) => return Ok(t),
-            Err((ChannelError::WouldBlock, Some(obs))) => wait(&chan(off).readable, obs, how)?,
-            Err((e, _)) => return Err(e),
+            Ok(t) => break Ok(t),
+            Err((ChannelError::WouldBlock, Some(obs))) => {
+                if !waiting && matches!(how, Block_::Until(_)) {
+                    waiting = true;
+                    c.read_waiting.fetch_add(1, SeqCst);
+                }
+                if let Err(e) = wait(&c.readable, obs, how) {
+                    break Err(e);
+                }
+            }
+            Err((e, _)) => break Err(e),
         }
+    };
+    if waiting {
+        c.read_waiting.fetch_sub(1, SeqCst);
     }
+    r
 }
 
 /// Poisons the channel: every end, now and later, gets `Poisoned`.
@@ -420,6 +443,10 @@ fn destroy(off: u64) {
         }
     }
     c.generation.store(0, Release);
+    let aux = c.aux.swap(0, AcqRel);
+    if aux != 0 {
+        shm::free(aux);
+    }
     shm::free(off);
 }
 
@@ -467,6 +494,8 @@ pub fn retain_counts(off: u64, counts: [u32; COUNTERS]) {
 
 /// Ledger hook: counts held by a process that died.
 pub fn release_dead(off: u64, counts: [u32; COUNTERS]) {
+    chan(off).dead_holders.fetch_add(1, SeqCst);
+    notify_all(chan(off));
     for (k, n) in counts.iter().enumerate() {
         sub(off, k, *n, true);
     }

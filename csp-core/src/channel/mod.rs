@@ -264,6 +264,10 @@ impl<'de, T> Deserialize<'de> for Channel<T> {
     }
 }
 
+/// How long a `try_write` on a rendezvous waits for a reader that was
+/// already waiting to take the value.
+const TRY_GRACE: Duration = Duration::from_millis(100);
+
 impl<T: Serialize> Writer<T> {
     fn encode(&self, value: &T) -> Result<(Payload, codec::Sent), ChannelError> {
         let n = codec::encoded_size(value)?;
@@ -293,6 +297,15 @@ impl<T: Serialize> Writer<T> {
             Ok(x) => x,
             Err(error) => return Err(WriteError { error, value }),
         };
+        let rendezvous = core::chan(self.off).rendezvous.load(Ordering::Relaxed) != 0;
+        if rendezvous
+            && matches!(how, Block_::No)
+            && core::chan(self.off).read_waiting.load(Ordering::SeqCst) == 0
+        {
+            payload.free();
+            let error = core::write_error(core::chan(self.off)).unwrap_or(ChannelError::WouldBlock);
+            return Err(WriteError { error, value });
+        }
         let ticket = match core::put(self.off, payload, how) {
             Ok(t) => t,
             Err((error, payload)) => {
@@ -300,11 +313,11 @@ impl<T: Serialize> Writer<T> {
                 return Err(WriteError { error, value });
             }
         };
-        if core::chan(self.off).rendezvous.load(Ordering::Relaxed) != 0 {
-            // A try_write still waits for the taker it has handed the value
-            // to, but only as long as a blocking write would for one reader.
+        if rendezvous {
+            // A try_write goes ahead only when a reader is waiting; it gives
+            // that reader a moment to take the value, then withdraws it.
             let how = match how {
-                Block_::No => Block_::Until(None),
+                Block_::No => Block_::Until(crate::wait::deadline(Some(TRY_GRACE))),
                 b => b,
             };
             if let Err(error) = core::await_taken(self.off, ticket, how) {
