@@ -4,11 +4,14 @@
 //! shared arena), `wait` (futex waits), `process` (fork, records, results),
 //! `codec` (bincode 2), `channel`.
 
+pub mod alt;
 pub mod channel;
 pub mod codec;
 pub mod error;
+pub mod mp;
 pub mod process;
 pub mod shm;
+pub mod sync;
 pub mod sys;
 pub mod wait;
 
