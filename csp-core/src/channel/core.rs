@@ -47,6 +47,9 @@ pub(crate) struct Chan {
     /// Readers blocked in `take` now (lets a rendezvous `try_write` know
     /// whether a reader is there to take its value).
     pub read_waiting: AtomicU32,
+    /// Writers waiting for room or for their rendezvous to be taken: a
+    /// reader wakes writers only when this is non-zero.
+    pub write_waiting: AtomicU32,
     /// Readers wait here for data (or retire/poison).
     pub readable: Event,
     /// Writers wait here for room, or for their rendezvous to be taken.
@@ -223,8 +226,16 @@ fn wait(ev: &Event, observed: u32, how: Block_) -> Result<(), ChannelError> {
     }
 }
 
-/// Tries once to put `p`; gives it back if the channel is full.
-pub(crate) fn try_put(off: u64, p: Payload) -> Result<u64, (ChannelError, Payload, Option<u32>)> {
+/// Tries once to put `p`; gives it back if the channel is full. With
+/// `register`, a writer that finds no room is counted in `write_waiting`
+/// (under the lock) and must call [`unregister_writer`] when it stops
+/// waiting; a rendezvous writer that succeeds is counted the same way until
+/// its message is taken.
+pub(crate) fn try_put(
+    off: u64,
+    p: Payload,
+    register: bool,
+) -> Result<u64, (ChannelError, Payload, Option<u32>)> {
     let c = chan(off);
     let g = lock(c);
     if let Some(e) = write_error(c) {
@@ -232,6 +243,9 @@ pub(crate) fn try_put(off: u64, p: Payload) -> Result<u64, (ChannelError, Payloa
     }
     let (head, tail) = (c.head.load(Relaxed), c.tail.load(Relaxed));
     if tail - head >= c.cap.load(Relaxed) as u64 {
+        if register {
+            c.write_waiting.fetch_add(1, SeqCst);
+        }
         let obs = c.writable.observe();
         drop(g);
         return Err((ChannelError::WouldBlock, p, Some(obs)));
@@ -253,21 +267,44 @@ pub(crate) fn try_put(off: u64, p: Payload) -> Result<u64, (ChannelError, Payloa
         }
     }
     c.tail.store(tail + 1, Release);
+    if register && c.rendezvous.load(Relaxed) != 0 {
+        c.write_waiting.fetch_add(1, SeqCst);
+    }
     drop(g);
-    c.readable.notify();
+    if c.read_waiting.load(SeqCst) != 0 {
+        c.readable.notify();
+    }
     notify_alts(c);
     Ok(tail + 1)
 }
 
+/// Ends a writer's wait begun by a registering [`try_put`].
+pub(crate) fn unregister_writer(off: u64) {
+    chan(off).write_waiting.fetch_sub(1, SeqCst);
+}
+
 /// Puts `p`, waiting for room as `how` says. Returns the ticket (the
 /// message's position + 1).
-pub(crate) fn put(off: u64, mut p: Payload, how: Block_) -> Result<u64, (ChannelError, Payload)> {
+/// A rendezvous writer that succeeds stays counted in `write_waiting`; it
+/// must call [`unregister_writer`] once [`await_taken`] returns.
+///
+/// `register` must be true when `how` blocks, and for every rendezvous put.
+pub(crate) fn put(
+    off: u64,
+    mut p: Payload,
+    how: Block_,
+    register: bool,
+) -> Result<u64, (ChannelError, Payload)> {
     loop {
-        match try_put(off, p) {
+        match try_put(off, p, register) {
             Ok(t) => return Ok(t),
             Err((ChannelError::WouldBlock, back, Some(obs))) => {
                 p = back;
-                if let Err(e) = wait(&chan(off).writable, obs, how) {
+                let r = wait(&chan(off).writable, obs, how);
+                if register {
+                    unregister_writer(off);
+                }
+                if let Err(e) = r {
                     return Err((e, p));
                 }
             }
@@ -324,7 +361,11 @@ pub(crate) enum Taken {
 
 /// Tries once to take a message. On `WouldBlock` also returns the readable
 /// counter observed under the lock.
-pub(crate) fn try_take(off: u64) -> Result<Taken, (ChannelError, Option<u32>)> {
+///
+/// With `register`, a reader that finds nothing is counted in
+/// `read_waiting` (under the lock, so a writer that puts afterwards sees it)
+/// and must call [`unregister_reader`] when it stops waiting.
+pub(crate) fn try_take(off: u64, register: bool) -> Result<Taken, (ChannelError, Option<u32>)> {
     let c = chan(off);
     let g = lock(c);
     if c.flags.load(SeqCst) & POISONED != 0 {
@@ -334,6 +375,9 @@ pub(crate) fn try_take(off: u64) -> Result<Taken, (ChannelError, Option<u32>)> {
     if tail == head {
         if let Some(e) = read_error(c) {
             return Err((e, None));
+        }
+        if register {
+            c.read_waiting.fetch_add(1, SeqCst);
         }
         let obs = c.readable.observe();
         drop(g);
@@ -353,7 +397,9 @@ pub(crate) fn try_take(off: u64) -> Result<Taken, (ChannelError, Option<u32>)> {
     };
     c.head.store(head + 1, Release);
     drop(g);
-    c.writable.notify();
+    if c.write_waiting.load(SeqCst) != 0 {
+        c.writable.notify();
+    }
     notify_alts(c);
     Ok(taken)
 }
@@ -361,26 +407,25 @@ pub(crate) fn try_take(off: u64) -> Result<Taken, (ChannelError, Option<u32>)> {
 /// Takes a message, waiting as `how` says.
 pub(crate) fn take(off: u64, how: Block_) -> Result<Taken, ChannelError> {
     let c = chan(off);
-    let mut waiting = false;
-    let r = loop {
-        match try_take(off) {
-            Ok(t) => break Ok(t),
+    let register = matches!(how, Block_::Until(_));
+    loop {
+        match try_take(off, register) {
+            Ok(t) => return Ok(t),
             Err((ChannelError::WouldBlock, Some(obs))) => {
-                if !waiting && matches!(how, Block_::Until(_)) {
-                    waiting = true;
-                    c.read_waiting.fetch_add(1, SeqCst);
+                let r = wait(&c.readable, obs, how);
+                if register {
+                    unregister_reader(off);
                 }
-                if let Err(e) = wait(&c.readable, obs, how) {
-                    break Err(e);
-                }
+                r?;
             }
-            Err((e, _)) => break Err(e),
+            Err((e, _)) => return Err(e),
         }
-    };
-    if waiting {
-        c.read_waiting.fetch_sub(1, SeqCst);
     }
-    r
+}
+
+/// Ends a reader's wait begun by a registering [`try_take`].
+pub(crate) fn unregister_reader(off: u64) {
+    chan(off).read_waiting.fetch_sub(1, SeqCst);
 }
 
 /// Poisons the channel: every end, now and later, gets `Poisoned`.

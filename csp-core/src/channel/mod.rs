@@ -306,7 +306,8 @@ impl<T: Serialize> Writer<T> {
             let error = core::write_error(core::chan(self.off)).unwrap_or(ChannelError::WouldBlock);
             return Err(WriteError { error, value });
         }
-        let ticket = match core::put(self.off, payload, how) {
+        let register = rendezvous || matches!(how, Block_::Until(_));
+        let ticket = match core::put(self.off, payload, how, register) {
             Ok(t) => t,
             Err((error, payload)) => {
                 payload.free();
@@ -320,7 +321,9 @@ impl<T: Serialize> Writer<T> {
                 Block_::No => Block_::Until(crate::wait::deadline(Some(TRY_GRACE))),
                 b => b,
             };
-            if let Err(error) = core::await_taken(self.off, ticket, how) {
+            let r = core::await_taken(self.off, ticket, how);
+            core::unregister_writer(self.off);
+            if let Err(error) = r {
                 return Err(WriteError { error, value });
             }
         }
