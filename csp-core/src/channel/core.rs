@@ -21,7 +21,7 @@ pub(crate) const R_LOST: u32 = 8;
 pub(crate) const W_LOST: u32 = 16;
 
 /// Bytes of a message stored inside its slot; larger ones go to the heap.
-pub(crate) const INLINE: usize = 48;
+pub(crate) const INLINE: usize = 40;
 const SLOT_SIZE: u64 = 64;
 const HEADER_SIZE: u64 = 256;
 /// Alternations that can wait on one channel at once.
@@ -62,12 +62,17 @@ pub(crate) struct Chan {
 const _: () = assert!(std::mem::size_of::<Chan>() as u64 <= HEADER_SIZE);
 
 #[repr(C)]
-struct Slot {
-    len: AtomicU64,
+pub(crate) struct Slot {
+    /// Sequence word of the lock-free ring (buffered channels; see `ring.rs`).
+    pub seq: AtomicU64,
     /// Arena offset of a heap block holding the message, or 0 if inline.
-    heap: AtomicU64,
-    inline: [u8; INLINE],
+    pub heap: AtomicU64,
+    pub len: AtomicU32,
+    pub len_hi: AtomicU32,
+    pub inline: [u8; INLINE],
 }
+
+const _: () = assert!(std::mem::size_of::<Slot>() as u64 == SLOT_SIZE);
 
 /// A message ready to be put in a slot.
 pub(crate) enum Payload {
@@ -101,6 +106,9 @@ pub(crate) fn create(cap: u32) -> Result<(u64, u64), ChannelError> {
     c.cap.store(cap.max(1), Relaxed);
     c.rendezvous.store((cap == 0) as u32, Relaxed);
     c.counts[HANDLES].store(1, Relaxed);
+    if cap > 0 {
+        super::ring::init(b.off, cap as u64);
+    }
     c.refs.store(1, Release);
     record::ledger_add(b.off, HANDLES, 1);
     Ok((b.off, generation))
@@ -124,7 +132,7 @@ pub(crate) fn valid(off: u64, generation: u64) -> bool {
         && chan(off).refs.load(Acquire) > 0
 }
 
-fn slot(off: u64, i: u64) -> &'static Slot {
+pub(crate) fn slot(off: u64, i: u64) -> &'static Slot {
     let cap = chan(off).cap.load(Relaxed) as u64;
     // SAFETY: slots follow the header; `i % cap` is within the ring.
     unsafe { shm::mapped().at::<Slot>(off + HEADER_SIZE + (i % cap) * SLOT_SIZE) }
@@ -211,8 +219,11 @@ pub(crate) enum Block_ {
     Until(Option<Instant>),
 }
 
-/// Waits on `ev` from `observed`; maps the outcome to an error on timeout.
-fn wait(ev: &Event, observed: u32, how: Block_) -> Result<(), ChannelError> {
+/// Waits on `ev` of channel `off` from `observed`; maps the outcome to an
+/// error on timeout. After a quiet slice, looks for dead processes (which
+/// releases their ends and wakes us if that changes anything) and for a
+/// ring slot left half-done by a dead process (which poisons the channel).
+fn wait(off: u64, ev: &Event, observed: u32, how: Block_) -> Result<(), ChannelError> {
     match how {
         Block_::No => Err(ChannelError::WouldBlock),
         Block_::Until(deadline) => match ev.wait(observed, deadline) {
@@ -220,9 +231,108 @@ fn wait(ev: &Event, observed: u32, how: Block_) -> Result<(), ChannelError> {
             Woken::TimedOut => Err(ChannelError::Timeout),
             Woken::Slice => {
                 record::sweep();
+                let c = chan(off);
+                if c.rendezvous.load(Relaxed) == 0 && super::ring::stuck_on_dead(c, off) {
+                    poison(off);
+                }
                 Ok(())
             }
         },
+    }
+}
+
+/// [`try_put`] for buffered channels: the lock-free ring.
+fn ring_put(
+    c: &'static Chan,
+    off: u64,
+    mut p: Payload,
+    register: bool,
+) -> Result<u64, (ChannelError, Payload, Option<u32>)> {
+    let mut obs = None;
+    loop {
+        if let Some(e) = write_error(c) {
+            if obs.is_some() && register {
+                unregister_writer(off);
+            }
+            return Err((e, p, None));
+        }
+        match super::ring::try_push(c, off, p) {
+            Ok(t) => {
+                if obs.is_some() && register {
+                    unregister_writer(off);
+                }
+                if c.read_waiting.load(SeqCst) != 0 {
+                    c.readable.notify();
+                }
+                notify_alts(c);
+                return Ok(t);
+            }
+            Err((_, back)) => {
+                p = back;
+                if let Some(o) = obs {
+                    // Still full after announcing ourselves: the caller
+                    // waits (and unregisters if we registered).
+                    return Err((ChannelError::WouldBlock, p, Some(o)));
+                }
+                if register {
+                    c.write_waiting.fetch_add(1, SeqCst);
+                }
+                obs = Some(c.writable.observe());
+            }
+        }
+    }
+}
+
+/// [`try_take`] for buffered channels: the lock-free ring.
+fn ring_take(
+    c: &'static Chan,
+    off: u64,
+    register: bool,
+) -> Result<Taken, (ChannelError, Option<u32>)> {
+    let mut obs = None;
+    let done = |obs: &Option<u32>| {
+        if obs.is_some() && register {
+            unregister_reader(off);
+        }
+    };
+    loop {
+        if c.flags.load(SeqCst) & POISONED != 0 {
+            done(&obs);
+            return Err((ChannelError::Poisoned, None));
+        }
+        match super::ring::try_pop(c, off) {
+            Ok(t) => {
+                done(&obs);
+                if c.write_waiting.load(SeqCst) != 0 {
+                    c.writable.notify();
+                }
+                notify_alts(c);
+                return Ok(t);
+            }
+            Err(_) => {
+                if let Some(o) = obs {
+                    if let Some(e) = read_error(c) {
+                        // The flag was set after the last message was
+                        // published: one more look drains it.
+                        if let Ok(t) = super::ring::try_pop(c, off) {
+                            done(&obs);
+                            if c.write_waiting.load(SeqCst) != 0 {
+                                c.writable.notify();
+                            }
+                            notify_alts(c);
+                            return Ok(t);
+                        }
+                        done(&obs);
+                        return Err((e, None));
+                    }
+                    return Err((ChannelError::WouldBlock, Some(o)));
+                }
+                if register {
+                    c.read_waiting.fetch_add(1, SeqCst);
+                }
+                obs = Some(c.readable.observe());
+            }
+        }
     }
 }
 
@@ -237,6 +347,9 @@ pub(crate) fn try_put(
     register: bool,
 ) -> Result<u64, (ChannelError, Payload, Option<u32>)> {
     let c = chan(off);
+    if c.rendezvous.load(Relaxed) == 0 {
+        return ring_put(c, off, p, register);
+    }
     let g = lock(c);
     if let Some(e) = write_error(c) {
         return Err((e, p, None));
@@ -254,7 +367,7 @@ pub(crate) fn try_put(
     match p {
         Payload::Inline(bytes, n) => {
             s.heap.store(0, Relaxed);
-            s.len.store(n as u64, Relaxed);
+            s.len.store(n as u32, Relaxed);
             // SAFETY: the slot at `tail` is free (tail - head < cap) and we
             // hold the lock; readers only touch slots below `tail`.
             unsafe {
@@ -263,7 +376,8 @@ pub(crate) fn try_put(
         }
         Payload::Heap(b, n) => {
             s.heap.store(b.off, Relaxed);
-            s.len.store(n as u64, Relaxed);
+            s.len.store(n as u32, Relaxed);
+            s.len_hi.store((n >> 32) as u32, Relaxed);
         }
     }
     c.tail.store(tail + 1, Release);
@@ -300,7 +414,7 @@ pub(crate) fn put(
             Ok(t) => return Ok(t),
             Err((ChannelError::WouldBlock, back, Some(obs))) => {
                 p = back;
-                let r = wait(&chan(off).writable, obs, how);
+                let r = wait(off, &chan(off).writable, obs, how);
                 if register {
                     unregister_writer(off);
                 }
@@ -325,7 +439,7 @@ pub(crate) fn await_taken(off: u64, ticket: u64, how: Block_) -> Result<(), Chan
         }
         let err = match write_error(c) {
             Some(e) => Some(e),
-            None => wait(&c.writable, obs, how).err(),
+            None => wait(off, &c.writable, obs, how).err(),
         };
         if let Some(e) = err {
             return withdraw(off, ticket).map_or(Ok(()), |()| Err(e));
@@ -367,6 +481,9 @@ pub(crate) enum Taken {
 /// and must call [`unregister_reader`] when it stops waiting.
 pub(crate) fn try_take(off: u64, register: bool) -> Result<Taken, (ChannelError, Option<u32>)> {
     let c = chan(off);
+    if c.rendezvous.load(Relaxed) == 0 {
+        return ring_take(c, off, register);
+    }
     let g = lock(c);
     if c.flags.load(SeqCst) & POISONED != 0 {
         return Err((ChannelError::Poisoned, None));
@@ -384,7 +501,7 @@ pub(crate) fn try_take(off: u64, register: bool) -> Result<Taken, (ChannelError,
         return Err((ChannelError::WouldBlock, Some(obs)));
     }
     let s = slot(off, head);
-    let n = s.len.load(Relaxed) as usize;
+    let n = s.len.load(Relaxed) as usize | (s.len_hi.load(Relaxed) as usize) << 32;
     let heap = s.heap.load(Relaxed);
     let taken = if heap == 0 {
         let mut bytes = [0u8; INLINE];
@@ -412,7 +529,7 @@ pub(crate) fn take(off: u64, how: Block_) -> Result<Taken, ChannelError> {
         match try_take(off, register) {
             Ok(t) => return Ok(t),
             Err((ChannelError::WouldBlock, Some(obs))) => {
-                let r = wait(&c.readable, obs, how);
+                let r = wait(off, &c.readable, obs, how);
                 if register {
                     unregister_reader(off);
                 }
@@ -480,11 +597,15 @@ fn unref(off: u64, n: u32) {
 /// Frees a channel nothing refers to: its buffered heap messages, then it.
 fn destroy(off: u64) {
     let c = chan(off);
-    let (head, tail) = (c.head.load(Acquire), c.tail.load(Acquire));
-    for i in head..tail {
-        let h = slot(off, i).heap.load(Relaxed);
-        if h != 0 {
-            shm::free(h);
+    if c.rendezvous.load(Relaxed) == 0 {
+        super::ring::drain_heap(c, off);
+    } else {
+        let (head, tail) = (c.head.load(Acquire), c.tail.load(Acquire));
+        for i in head..tail {
+            let h = slot(off, i).heap.load(Relaxed);
+            if h != 0 {
+                shm::free(h);
+            }
         }
     }
     c.generation.store(0, Release);

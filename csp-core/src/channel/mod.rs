@@ -7,6 +7,7 @@
 //! works in the process that receives it.
 
 pub(crate) mod core;
+mod ring;
 
 use self::core::{Block_, HANDLES, INLINE, Payload, READERS, Taken, WRITERS};
 use crate::codec::{self, Mode};
@@ -124,6 +125,14 @@ impl<T: Serialize + DeserializeOwned> Channel<T> {
     /// Whether nothing is buffered now.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl<T> Channel<T> {
+    /// The channel's arena offset (for structures built on a channel, such
+    /// as the `sync` primitives, which keep their state in its `aux` block).
+    pub(crate) fn offset(&self) -> u64 {
+        self.off
     }
 }
 

@@ -41,6 +41,9 @@ pub(crate) struct Record {
     pub result_off: AtomicU64,
     pub result_len: AtomicU64,
     pub result_kind: AtomicU32,
+    /// Moves on every allocation of this record, so a (record, incarnation)
+    /// pair names one process even after the record is reused.
+    pub incarnation: AtomicU64,
 }
 
 const _: () = assert!(std::mem::size_of::<Record>() as u64 <= RECORD_SIZE);
@@ -110,6 +113,7 @@ pub(crate) fn alloc_record() -> Option<u32> {
             r.result_off.store(0, Relaxed);
             r.result_len.store(0, Relaxed);
             r.pid.store(0, Relaxed);
+            r.incarnation.fetch_add(1, Release);
             h.procs_hwm.fetch_max(i + 1, Relaxed);
             return Some(i);
         }
@@ -377,6 +381,28 @@ pub(crate) fn mark_dead(idx: u32) -> bool {
         }
     }
     false
+}
+
+/// A compact name of this process for marks left in shared structures:
+/// record index in the low 14 bits, incarnation above (48 bits).
+pub(crate) fn my_tag() -> u64 {
+    let i = me();
+    ((record(i).incarnation.load(Relaxed) & ((1 << 48) - 1)) << 14) | i as u64
+}
+
+/// Whether the process named by `tag` (see [`my_tag`]) has ended: its record
+/// was reused, freed, or marked dead or exited. Looks for dead processes
+/// first, so a SIGKILLed one is noticed.
+pub(crate) fn tag_gone(tag: u64) -> bool {
+    let idx = (tag & ((1 << 14) - 1)) as u32;
+    let inc = tag >> 14;
+    let r = record(idx);
+    if r.state.load(Acquire) == RUNNING {
+        sweep();
+    }
+    let state = r.state.load(Acquire);
+    (r.incarnation.load(Acquire) & ((1 << 48) - 1)) != inc
+        || matches!(state, FREE | EXITED | DEAD)
 }
 
 /// Looks for processes of the tree that died without anyone noticing

@@ -1,0 +1,175 @@
+//! The lock-free ring of buffered channels: a bounded MPMC queue in the
+//! style of Vyukov's, with one change so that a process that dies in the
+//! middle of an operation is noticed instead of wedging the ring.
+//!
+//! Each slot has a sequence word. For position `pos` (slot `pos % cap`):
+//! - `seq == 2*pos`: free for the writer of `pos`;
+//! - `seq == W_CLAIM | tag`: a writer (process `tag`) is filling it;
+//! - `seq == 2*pos + 1`: holds the message of `pos`;
+//! - `seq == R_CLAIM | tag`: a reader (process `tag`) is emptying it;
+//! - `seq == 2*(pos + cap)`: free for the writer of the next lap.
+//!
+//! (Doubling keeps "free" and "full" apart even when `cap == 1`, where
+//! Vyukov's original encoding would confuse them.)
+//!
+//! A writer claims a slot by CAS `pos -> W_CLAIM|tag` *before* moving
+//! `tail` (and anyone who sees a claimed slot at `tail` helps move it), so a
+//! claim always names its owner. A reader does the same with `pos + 1 ->
+//! R_CLAIM|tag` and `head`. If a waiter finds the slot it needs claimed by
+//! a process that has ended, that process died mid-operation: the channel is
+//! poisoned, as when a process dies holding a lock.
+
+use super::core::{Chan, INLINE, Payload, Slot, Taken};
+use crate::process::record;
+use std::sync::atomic::{Ordering::*, fence};
+
+const W_CLAIM: u64 = 1 << 63;
+const R_CLAIM: u64 = 1 << 62;
+const CLAIMS: u64 = W_CLAIM | R_CLAIM;
+const TAG: u64 = !CLAIMS;
+
+/// Sets up the sequence words of a fresh ring.
+pub(crate) fn init(off: u64, cap: u64) {
+    for i in 0..cap {
+        super::core::slot(off, i).seq.store(2 * i, Relaxed);
+    }
+}
+
+/// A ring operation could not go ahead: full (for writers) or empty (for
+/// readers), or the slot needed is claimed by someone mid-operation.
+pub(crate) struct Stuck;
+
+/// Claims the next free slot for writing. `Err` if the ring is full.
+fn claim_write(c: &Chan, off: u64) -> Result<(u64, &'static Slot), Stuck> {
+    let cap = c.cap.load(Relaxed) as u64;
+    let tag = record::my_tag();
+    let mut pos = c.tail.load(Acquire);
+    loop {
+        let s = super::core::slot(off, pos);
+        let seq = s.seq.load(Acquire);
+        if seq == 2 * pos {
+            if s.seq.compare_exchange(seq, W_CLAIM | tag, AcqRel, Relaxed).is_ok() {
+                let _ = c.tail.compare_exchange(pos, pos + 1, AcqRel, Relaxed);
+                return Ok((pos, s));
+            }
+        } else if seq & W_CLAIM != 0 {
+            // Claimed for `pos` by another writer: help move `tail` on.
+            let _ = c.tail.compare_exchange(pos, pos + 1, AcqRel, Relaxed);
+        } else if c.tail.load(Acquire) == pos {
+            if seq & R_CLAIM != 0 {
+                // A reader is emptying the previous lap's message here.
+                return Err(Stuck);
+            }
+            if seq + 2 * cap == 2 * pos + 1 {
+                return Err(Stuck); // full
+            }
+        }
+        pos = c.tail.load(Acquire);
+    }
+}
+
+/// Tries to put `p` without blocking.
+pub(crate) fn try_push(c: &Chan, off: u64, p: Payload) -> Result<u64, (Stuck, Payload)> {
+    let (pos, s) = match claim_write(c, off) {
+        Ok(x) => x,
+        Err(e) => return Err((e, p)),
+    };
+    match p {
+        Payload::Inline(bytes, n) => {
+            s.heap.store(0, Relaxed);
+            s.len.store(n as u32, Relaxed);
+            // SAFETY: we own the slot (W_CLAIM with our tag) until we publish
+            // it below; nobody else reads or writes its payload meanwhile.
+            unsafe {
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), s.inline.as_ptr() as *mut u8, n)
+            };
+        }
+        Payload::Heap(b, n) => {
+            s.heap.store(b.off, Relaxed);
+            s.len.store(n as u32, Relaxed);
+            s.len_hi.store((n >> 32) as u32, Relaxed);
+        }
+    }
+    s.seq.store(2 * pos + 1, Release);
+    // Pairs with the fence a reader runs between announcing it waits and
+    // re-checking the ring (Dekker): one of the two sees the other.
+    fence(SeqCst);
+    Ok(pos + 1)
+}
+
+/// Tries to take a message without blocking.
+pub(crate) fn try_pop(c: &Chan, off: u64) -> Result<Taken, Stuck> {
+    let cap = c.cap.load(Relaxed) as u64;
+    let tag = record::my_tag();
+    let mut pos = c.head.load(Acquire);
+    loop {
+        let s = super::core::slot(off, pos);
+        let seq = s.seq.load(Acquire);
+        if seq == 2 * pos + 1 {
+            if s.seq.compare_exchange(seq, R_CLAIM | tag, AcqRel, Relaxed).is_ok() {
+                let _ = c.head.compare_exchange(pos, pos + 1, AcqRel, Relaxed);
+                let n = s.len.load(Relaxed) as usize;
+                let heap = s.heap.load(Relaxed);
+                let taken = if heap == 0 {
+                    let mut bytes = [0u8; INLINE];
+                    // SAFETY: we own the slot (R_CLAIM with our tag); its
+                    // writer published n <= INLINE bytes before `2*pos + 1`.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(s.inline.as_ptr(), bytes.as_mut_ptr(), n)
+                    };
+                    Taken::Inline(bytes, n)
+                } else {
+                    let n = n | (s.len_hi.load(Relaxed) as usize) << 32;
+                    Taken::Heap(heap, n)
+                };
+                s.seq.store(2 * (pos + cap), Release);
+                fence(SeqCst);
+                return Ok(taken);
+            }
+        } else if seq & R_CLAIM != 0 {
+            // Claimed for `pos` by another reader: help move `head` on.
+            let _ = c.head.compare_exchange(pos, pos + 1, AcqRel, Relaxed);
+        } else if c.head.load(Acquire) == pos {
+            if seq & W_CLAIM != 0 {
+                // A writer is filling the message we need next.
+                return Err(Stuck);
+            }
+            if seq == 2 * pos {
+                return Err(Stuck); // empty
+            }
+        }
+        pos = c.head.load(Acquire);
+    }
+}
+
+/// Frees the heap blocks of messages still in the ring (the channel is
+/// being destroyed: nobody else uses it).
+pub(crate) fn drain_heap(c: &Chan, off: u64) {
+    let cap = c.cap.load(Relaxed) as u64;
+    for i in 0..cap {
+        let s = super::core::slot(off, i);
+        let seq = s.seq.load(Acquire);
+        // Published and unread: seq == 2*pos + 1 with pos % cap == i.
+        if seq & CLAIMS == 0 && seq % 2 == 1 && (seq / 2) % cap == i {
+            let h = s.heap.load(Relaxed);
+            if h != 0 {
+                crate::shm::free(h);
+            }
+        }
+    }
+}
+
+/// Whether the slot at `head` or `tail` is claimed by a process that has
+/// ended: it died mid-operation and the ring cannot get past that slot.
+pub(crate) fn stuck_on_dead(c: &Chan, off: u64) -> bool {
+    for pos in [c.head.load(Acquire), c.tail.load(Acquire)] {
+        let seq = super::core::slot(off, pos).seq.load(Acquire);
+        if seq & CLAIMS != 0 && record::tag_gone(seq & TAG) {
+            // Re-read: a live claim may have completed in between.
+            if super::core::slot(off, pos).seq.load(Acquire) == seq {
+                return true;
+            }
+        }
+    }
+    false
+}
