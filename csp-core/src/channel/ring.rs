@@ -12,10 +12,12 @@
 //! (Doubling keeps "free" and "full" apart even when `cap == 1`, where
 //! Vyukov's original encoding would confuse them.)
 //!
-//! A writer claims a slot by CAS `pos -> W_CLAIM|tag` *before* moving
-//! `tail` (and anyone who sees a claimed slot at `tail` helps move it), so a
-//! claim always names its owner. A reader does the same with `pos + 1 ->
-//! R_CLAIM|tag` and `head`. If a waiter finds the slot it needs claimed by
+//! A writer claims a slot by CAS `2*pos -> W_CLAIM|lap|tag` *before* moving
+//! `tail` (and a writer that finds a claim *of the same lap* at `tail`
+//! helps move it), so a claim always names its owner. The lap (`pos / cap`,
+//! 24 bits) tells a claim for `pos` from a slow one left from `pos - cap`,
+//! which must be waited for, not helped past. A reader does the same with
+//! `2*pos + 1 -> R_CLAIM|lap|tag` and `head`. If a waiter finds the slot it needs claimed by
 //! a process that has ended, that process died mid-operation: the channel is
 //! poisoned, as when a process dies holding a lock.
 
@@ -26,7 +28,18 @@ use std::sync::atomic::{Ordering::*, fence};
 const W_CLAIM: u64 = 1 << 63;
 const R_CLAIM: u64 = 1 << 62;
 const CLAIMS: u64 = W_CLAIM | R_CLAIM;
-const TAG: u64 = !CLAIMS;
+const TAG: u64 = (1 << record::TAG_BITS) - 1;
+const LAP_MASK: u64 = (1 << 24) - 1;
+
+/// The claim word for position `pos` by this process.
+fn claim(flag: u64, pos: u64, cap: u64) -> u64 {
+    flag | (((pos / cap) & LAP_MASK) << record::TAG_BITS) | record::my_tag()
+}
+
+/// Whether `seq` is a claim of kind `flag` for the lap of `pos`.
+fn claimed_for(seq: u64, flag: u64, pos: u64, cap: u64) -> bool {
+    seq & flag != 0 && (seq >> record::TAG_BITS) & LAP_MASK == (pos / cap) & LAP_MASK
+}
 
 /// Sets up the sequence words of a fresh ring.
 pub(crate) fn init(off: u64, cap: u64) {
@@ -39,30 +52,25 @@ pub(crate) fn init(off: u64, cap: u64) {
 /// readers), or the slot needed is claimed by someone mid-operation.
 pub(crate) struct Stuck;
 
-/// Claims the next free slot for writing. `Err` if the ring is full.
+/// Claims the next free slot for writing. `Err` if the ring is full (or
+/// the slot is still being emptied by a slow reader of the previous lap).
 fn claim_write(c: &Chan, off: u64) -> Result<(u64, &'static Slot), Stuck> {
     let cap = c.cap.load(Relaxed) as u64;
-    let tag = record::my_tag();
     let mut pos = c.tail.load(Acquire);
     loop {
         let s = super::core::slot(off, pos);
         let seq = s.seq.load(Acquire);
         if seq == 2 * pos {
-            if s.seq.compare_exchange(seq, W_CLAIM | tag, AcqRel, Relaxed).is_ok() {
+            let mine = claim(W_CLAIM, pos, cap);
+            if s.seq.compare_exchange(seq, mine, AcqRel, Relaxed).is_ok() {
                 let _ = c.tail.compare_exchange(pos, pos + 1, AcqRel, Relaxed);
                 return Ok((pos, s));
             }
-        } else if seq & W_CLAIM != 0 {
-            // Claimed for `pos` by another writer: help move `tail` on.
+        } else if claimed_for(seq, W_CLAIM, pos, cap) {
+            // Another writer claimed `pos`: help move `tail` on.
             let _ = c.tail.compare_exchange(pos, pos + 1, AcqRel, Relaxed);
         } else if c.tail.load(Acquire) == pos {
-            if seq & R_CLAIM != 0 {
-                // A reader is emptying the previous lap's message here.
-                return Err(Stuck);
-            }
-            if seq + 2 * cap == 2 * pos + 1 {
-                return Err(Stuck); // full
-            }
+            return Err(Stuck);
         }
         pos = c.tail.load(Acquire);
     }
@@ -100,13 +108,13 @@ pub(crate) fn try_push(c: &Chan, off: u64, p: Payload) -> Result<u64, (Stuck, Pa
 /// Tries to take a message without blocking.
 pub(crate) fn try_pop(c: &Chan, off: u64) -> Result<Taken, Stuck> {
     let cap = c.cap.load(Relaxed) as u64;
-    let tag = record::my_tag();
     let mut pos = c.head.load(Acquire);
     loop {
         let s = super::core::slot(off, pos);
         let seq = s.seq.load(Acquire);
         if seq == 2 * pos + 1 {
-            if s.seq.compare_exchange(seq, R_CLAIM | tag, AcqRel, Relaxed).is_ok() {
+            let mine = claim(R_CLAIM, pos, cap);
+            if s.seq.compare_exchange(seq, mine, AcqRel, Relaxed).is_ok() {
                 let _ = c.head.compare_exchange(pos, pos + 1, AcqRel, Relaxed);
                 let n = s.len.load(Relaxed) as usize;
                 let heap = s.heap.load(Relaxed);
@@ -126,17 +134,11 @@ pub(crate) fn try_pop(c: &Chan, off: u64) -> Result<Taken, Stuck> {
                 fence(SeqCst);
                 return Ok(taken);
             }
-        } else if seq & R_CLAIM != 0 {
-            // Claimed for `pos` by another reader: help move `head` on.
+        } else if claimed_for(seq, R_CLAIM, pos, cap) {
+            // Another reader claimed `pos`: help move `head` on.
             let _ = c.head.compare_exchange(pos, pos + 1, AcqRel, Relaxed);
         } else if c.head.load(Acquire) == pos {
-            if seq & W_CLAIM != 0 {
-                // A writer is filling the message we need next.
-                return Err(Stuck);
-            }
-            if seq == 2 * pos {
-                return Err(Stuck); // empty
-            }
+            return Err(Stuck); // empty, or its writer is still filling it
         }
         pos = c.head.load(Acquire);
     }

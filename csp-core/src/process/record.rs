@@ -383,11 +383,16 @@ pub(crate) fn mark_dead(idx: u32) -> bool {
     false
 }
 
+/// Bits of a process tag (see [`my_tag`]).
+pub(crate) const TAG_BITS: u32 = 38;
+const INC_MASK: u64 = (1 << (TAG_BITS - 14)) - 1;
+
 /// A compact name of this process for marks left in shared structures:
-/// record index in the low 14 bits, incarnation above (48 bits).
+/// record index in the low 14 bits, the record's incarnation (24 bits)
+/// above.
 pub(crate) fn my_tag() -> u64 {
     let i = me();
-    ((record(i).incarnation.load(Relaxed) & ((1 << 48) - 1)) << 14) | i as u64
+    ((record(i).incarnation.load(Relaxed) & INC_MASK) << 14) | i as u64
 }
 
 /// Whether the process named by `tag` (see [`my_tag`]) has ended: its record
@@ -401,7 +406,7 @@ pub(crate) fn tag_gone(tag: u64) -> bool {
         sweep();
     }
     let state = r.state.load(Acquire);
-    (r.incarnation.load(Acquire) & ((1 << 48) - 1)) != inc
+    (r.incarnation.load(Acquire) & INC_MASK) != inc
         || matches!(state, FREE | EXITED | DEAD)
 }
 
