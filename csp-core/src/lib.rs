@@ -26,6 +26,7 @@ pub mod __private {
     use serde::Serialize;
 
     /// Wraps a process argument for [`collect_arg!`](crate::collect_arg).
+    #[allow(missing_debug_implementations)]
     pub struct CollectArg<'a, T>(pub &'a T);
 
     /// Arguments that serialize: walk them for channel ends.

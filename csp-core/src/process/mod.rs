@@ -350,34 +350,34 @@ fn finish<R: DeserializeOwned>(
     out
 }
 
+/// Forgets a process whose value nobody will read: releases what a dead
+/// one held, frees its result and its record.
+fn discard(idx: u32) {
+    record::mark_dead(idx);
+    let off = record::record(idx).result_off.load(std::sync::atomic::Ordering::Relaxed);
+    if off != 0 {
+        shm::free(off);
+    }
+    record::free_record(idx);
+}
+
 impl<R> Drop for Handle<R> {
     fn drop(&mut self) {
         if self.joined {
             return;
         }
         let (pid, idx) = (self.pid, self.idx);
-        let reap = move || {
-            let _ = sys::wait_pid(pid);
-            record::mark_dead(idx);
-            let r = record::record(idx);
-            let off = r.result_off.load(std::sync::atomic::Ordering::Relaxed);
-            if off != 0 {
-                shm::free(off);
-            }
-            record::free_record(idx);
-        };
         if self.status.get().is_some() || matches!(sys::try_wait_pid(pid), Ok(Some(_))) {
-            // Already reaped: only the record is left.
-            let r = record::record(idx);
-            record::mark_dead(idx);
-            let off = r.result_off.load(std::sync::atomic::Ordering::Relaxed);
-            if off != 0 {
-                shm::free(off);
-            }
-            record::free_record(idx);
+            discard(idx);
         } else {
             // Still running: a small thread waits for it, so no zombie stays.
-            let _ = std::thread::Builder::new().name("csp-reaper".into()).spawn(reap);
+            let reaper = move || {
+                let _ = sys::wait_pid(pid);
+                discard(idx);
+            };
+            if std::thread::Builder::new().name("csp-reaper".into()).spawn(reaper).is_err() {
+                // No thread to be had: the zombie is reaped by whoever reaps us.
+            }
         }
     }
 }

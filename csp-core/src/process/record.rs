@@ -207,7 +207,7 @@ fn append(r: &Record, obj: u64) -> u32 {
             shm::free(old);
         }
     }
-    let (base, _) = (shm::mapped().ptr(r.ledger_off.load(Relaxed)).cast::<Entry>(), ());
+    let base = shm::mapped().ptr(r.ledger_off.load(Relaxed)).cast::<Entry>();
     let e = entry(base, len);
     e.obj.store(obj, Relaxed);
     for c in &e.counts {

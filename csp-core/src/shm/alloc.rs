@@ -150,8 +150,3 @@ pub fn free(off: u64) {
         h.free_small[c].store(block_off, Relaxed);
     }
 }
-
-#[allow(dead_code)]
-fn _assert_atomic_u64_size() {
-    let _ = std::mem::size_of::<AtomicU64>();
-}

@@ -68,6 +68,7 @@ pub fn getpid() -> i32 {
 }
 
 /// The result of `fork`.
+#[derive(Debug)]
 pub enum Forked {
     Child,
     Parent(i32),

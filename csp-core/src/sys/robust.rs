@@ -68,6 +68,35 @@ impl RobustMutex {
         self.after_lock(r)
     }
 
+    /// Locks, waiting at most `timeout`. `None` if it ran out first.
+    pub fn lock_timeout(&self, timeout: std::time::Duration) -> Option<LockState> {
+        if let Some(s) = self.try_lock() {
+            return Some(s);
+        }
+        // pthread_mutex_timedlock takes an absolute CLOCK_REALTIME deadline.
+        let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: clock_gettime writes one timespec into a valid local.
+        unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
+        let secs = i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX / 2);
+        // time_t and c_long are narrower than i64 on some targets.
+        #[allow(clippy::useless_conversion)]
+        let (now_sec, now_nsec) = (i64::from(now.tv_sec), i64::from(now.tv_nsec));
+        let mut nsec = now_nsec + i64::from(timeout.subsec_nanos());
+        let mut sec = now_sec.saturating_add(secs);
+        if nsec >= 1_000_000_000 {
+            nsec -= 1_000_000_000;
+            sec = sec.saturating_add(1);
+        }
+        let abs = libc::timespec { tv_sec: sec as libc::time_t, tv_nsec: nsec as libc::c_long };
+        // SAFETY: the mutex was initialised by `init` and never moves; `abs`
+        // is a valid, normalised timespec.
+        let r = unsafe { libc::pthread_mutex_timedlock(self.ptr(), &abs) };
+        if r == libc::ETIMEDOUT {
+            return None;
+        }
+        self.after_lock(r)
+    }
+
     fn after_lock(&self, r: i32) -> Option<LockState> {
         match r {
             0 => Some(LockState::Clean),
@@ -87,5 +116,11 @@ impl RobustMutex {
     pub unsafe fn unlock(&self) {
         // SAFETY: the caller holds the lock.
         unsafe { libc::pthread_mutex_unlock(self.ptr()) };
+    }
+}
+
+impl std::fmt::Debug for RobustMutex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RobustMutex")
     }
 }
