@@ -24,6 +24,77 @@
 //! let ((), total) = Parallel!(producer(ch.writer(), 1000), consumer(ch.reader())).unwrap();
 //! assert_eq!(total, 499_500);
 //! ```
+//!
+//! ## Processes
+//!
+//! Calling a `#[process]` function runs nothing: it returns a [`Process`].
+//! [`Parallel!`] runs several at once, [`Sequence!`] one after another,
+//! [`parallel`] a list known at run time, and [`Spawn!`] (or
+//! [`Process::spawn`]) starts one and hands back a [`Handle`]. Return values
+//! of any serde type travel back to the parent. Failures are reported, never
+//! hung: a panic, a signal or a non-zero exit becomes an [`Error`] naming
+//! every process that failed.
+//!
+//! ```
+//! use csp::prelude::*;
+//! use std::time::Duration;
+//!
+//! #[process]
+//! fn square(x: u64) -> u64 {
+//!     x * x
+//! }
+//!
+//! #[process]
+//! fn nap(ms: u64) -> String {
+//!     std::thread::sleep(Duration::from_millis(ms));
+//!     "rested".to_string()
+//! }
+//!
+//! let squares = csp::parallel((0..8).map(square)).unwrap();
+//! assert_eq!(squares, [0, 1, 4, 9, 16, 25, 36, 49]);
+//!
+//! let mut h = nap(300).spawn().unwrap();
+//! assert!(matches!(h.join_timeout(Duration::from_millis(10)), Err(csp::Error::Timeout { .. })));
+//! assert_eq!(h.join().unwrap(), "rested");
+//!
+//! #[process]
+//! fn boom() {
+//!     panic!("out of coffee");
+//! }
+//! let err = Parallel!(boom(), square(3)).unwrap_err();
+//! assert!(err.to_string().contains("`boom`") && err.to_string().contains("out of coffee"));
+//! ```
+//!
+//! ## Channels
+//!
+//! [`Channel::new`] is a rendezvous: a write returns once a reader has taken
+//! the value. [`Channel::buffered`] holds up to `n` messages. Ends are
+//! `Clone` (any-to-any), and serializable, so an end can be sent through a
+//! channel. Every blocking operation has `_timeout` and `try_` forms.
+//!
+//! ```
+//! use csp::prelude::*;
+//! use std::time::Duration;
+//!
+//! let ch = Channel::<String>::buffered(2);
+//! let (w, r) = (ch.writer(), ch.reader());
+//! w.write("a".into()).unwrap();
+//! w.try_write("b".into()).unwrap();
+//! let back = w.try_write("c".into()).unwrap_err(); // full: the value comes back
+//! assert_eq!(back.error, ChannelError::WouldBlock);
+//! assert_eq!(back.into_inner(), "c");
+//! assert_eq!(r.read().unwrap(), "a");
+//! w.retire(); // readers drain what is buffered, then see Retired
+//! assert_eq!(r.read().unwrap(), "b");
+//! assert_eq!(r.read_timeout(Duration::from_millis(10)), Err(ChannelError::Retired));
+//! ```
+//!
+//! Retire and poison follow PyCSP: when every reader has retired, writers
+//! get [`ChannelError::Retired`] (and the other way round); [`Channel::poison`]
+//! (or `poison()` on any end) makes every end, now and later, fail with
+//! [`ChannelError::Poisoned`], so a network can be shut down from any point.
+//! A process blocked on a channel whose peers all died gets
+//! [`ChannelError::PeerLost`] instead of hanging.
 
 pub use csp_core::{
     Channel, ChannelError, Error, Failure, FailureKind, Handle, Iter, Process, Reader, Status,
