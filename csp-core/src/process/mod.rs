@@ -110,6 +110,7 @@ impl<R: Serialize + DeserializeOwned + 'static> Process<R> {
                 child_main(idx, parent_pid, body)
             }
             Ok(sys::Forked::Parent(pid)) => {
+                record::record(idx).pid.store(pid, std::sync::atomic::Ordering::Relaxed);
                 drop(err_guard);
                 drop(out_guard);
                 // The ends the closure holds now live in the child: dropping
@@ -146,7 +147,7 @@ fn child_main<R: Serialize>(idx: u32, parent_pid: i32, body: Box<dyn FnOnce() ->
     let r = record::record(idx);
     let outcome = catch_unwind(AssertUnwindSafe(body));
     let code = match outcome {
-        Ok(value) => match codec::encode_to_arena(&value) {
+        Ok(value) => match store_result(r, &value) {
             Ok((off, len)) => {
                 r.result_off.store(off, std::sync::atomic::Ordering::Relaxed);
                 r.result_len.store(len, std::sync::atomic::Ordering::Relaxed);
@@ -176,8 +177,22 @@ fn child_main<R: Serialize>(idx: u32, parent_pid: i32, body: Box<dyn FnOnce() ->
     sys::exit_now(code)
 }
 
+/// Stores a result: in the record if small, else in an arena block
+/// (offset 0 means inline).
+fn store_result<R: Serialize>(r: &record::Record, value: &R) -> Result<(u64, u64), codec::CodecError> {
+    let n = codec::encoded_size(value)?;
+    if n <= record::RESULT_INLINE {
+        // SAFETY: this process owns its record's result until it publishes
+        // `result_kind`; nobody reads it before then.
+        let buf = unsafe { &mut r.inline_result()[..n] };
+        codec::encode_into(value, buf)?.commit();
+        return Ok((0, n as u64));
+    }
+    codec::encode_to_arena(value)
+}
+
 fn store_text(r: &record::Record, kind: u32, text: &str) {
-    if let Ok((off, len)) = codec::encode_to_arena(&text) {
+    if let Ok((off, len)) = store_result(r, &text) {
         r.result_off.store(off, std::sync::atomic::Ordering::Relaxed);
         r.result_len.store(len, std::sync::atomic::Ordering::Relaxed);
     }
@@ -304,6 +319,21 @@ impl<R: DeserializeOwned> Handle<R> {
     }
 }
 
+fn read_result<R: DeserializeOwned>(
+    r: &record::Record,
+    off: u64,
+    len: u64,
+) -> Result<R, codec::CodecError> {
+    if off == 0 {
+        let n = (len as usize).min(record::RESULT_INLINE);
+        // SAFETY: the process that wrote the record has been reaped; its
+        // parent (us) is the only one reading it now.
+        let buf = unsafe { &r.inline_result()[..n] };
+        return codec::decode(buf);
+    }
+    codec::decode_from_arena(off, len)
+}
+
 /// Reads the result of a reaped process and frees its record.
 fn finish<R: DeserializeOwned>(
     idx: u32,
@@ -320,7 +350,7 @@ fn finish<R: DeserializeOwned>(
     let fail = |kind| Err(Error::Failed(vec![Failure { name: name.to_string(), pid, kind }]));
     let out = match (status, kind) {
         (ExitStatus::Code(0), record::RESULT_OK) if !abnormal => {
-            codec::decode_from_arena::<R>(off, len)
+            read_result::<R>(r, off, len)
                 .map_err(|e| {
                     Error::Failed(vec![Failure {
                         name: name.to_string(),
@@ -330,7 +360,7 @@ fn finish<R: DeserializeOwned>(
                 })
         }
         (_, record::RESULT_PANIC) | (_, record::RESULT_ERROR) => {
-            let text = codec::decode_from_arena::<String>(off, len)
+            let text = read_result::<String>(r, off, len)
                 .unwrap_or_else(|_| "(message lost)".to_string());
             if kind == record::RESULT_PANIC {
                 fail(FailureKind::Panicked(text))

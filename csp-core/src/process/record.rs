@@ -23,7 +23,9 @@ pub(crate) const RESULT_OK: u32 = 1;
 pub(crate) const RESULT_PANIC: u32 = 2;
 pub(crate) const RESULT_ERROR: u32 = 3;
 
-const RECORD_SIZE: u64 = 128;
+const RECORD_SIZE: u64 = 256;
+/// Results up to this size are stored in the record itself.
+pub(crate) const RESULT_INLINE: usize = 96;
 const MAX_PROCS: u32 = ((shm::HEAP_OFF - PROC_TABLE_OFF) / RECORD_SIZE) as u32;
 
 /// Number of counters each ledgered object carries (handles, readers,
@@ -44,6 +46,20 @@ pub(crate) struct Record {
     /// Moves on every allocation of this record, so a (record, incarnation)
     /// pair names one process even after the record is reused.
     pub incarnation: AtomicU64,
+    /// A small result, stored here instead of in a heap block.
+    result_inline: std::cell::UnsafeCell<[u8; RESULT_INLINE]>,
+}
+
+impl Record {
+    /// The inline result buffer.
+    ///
+    /// # Safety
+    /// Only the record's process writes it, before it publishes
+    /// `result_kind`; only its parent reads it, after reaping the process.
+    pub(crate) unsafe fn inline_result(&self) -> &mut [u8; RESULT_INLINE] {
+        // SAFETY: forwarded to the caller: no concurrent access.
+        unsafe { &mut *self.result_inline.get() }
+    }
 }
 
 const _: () = assert!(std::mem::size_of::<Record>() as u64 <= RECORD_SIZE);
@@ -149,7 +165,14 @@ fn local() -> &'static LocalIndex {
         // SAFETY: pointers stored in LOCAL come from Box::leak and are never freed.
         return unsafe { &*p };
     }
-    let fresh = Box::into_raw(Box::new(LocalIndex { map: Mutex::new(HashMap::new()) }));
+    // First use in this process: index the ledger its parent prepared.
+    let r = record(me());
+    let mut map = HashMap::new();
+    let (base, len) = entries(r);
+    for i in 0..len {
+        map.insert(entry(base, i).obj.load(Relaxed), i);
+    }
+    let fresh = Box::into_raw(Box::new(LocalIndex { map: Mutex::new(map) }));
     match LOCAL.compare_exchange(std::ptr::null_mut(), fresh, AcqRel, Acquire) {
         Ok(_) => {
             // SAFETY: just leaked above, never freed.
@@ -314,18 +337,12 @@ pub(crate) fn give(idx: u32, t: &Transfer) {
 pub(crate) fn become_child(idx: u32) {
     ME.store(idx, Relaxed);
     let r = record(idx);
-    let mut map = HashMap::new();
-    let (base, len) = entries(r);
-    for i in 0..len {
-        map.insert(entry(base, i).obj.load(Relaxed), i);
-    }
-    // The parent's index may be locked by a thread that does not exist here;
-    // replace it (the old one is leaked on purpose).
-    let fresh = Box::into_raw(Box::new(LocalIndex { map: Mutex::new(map) }));
-    LOCAL.store(fresh, Release);
+    // The parent's index may be locked by a thread that does not exist here,
+    // and indexes the parent's ledger: drop it (leaked on purpose); the first
+    // use builds this process's own from its ledger.
+    LOCAL.store(std::ptr::null_mut(), Release);
     // Hold the life lock for the rest of this process's life.
     r.life.lock();
-    r.pid.store(crate::sys::getpid(), Relaxed);
     r.state.store(RUNNING, Release);
 }
 
