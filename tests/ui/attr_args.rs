@@ -1,0 +1,6 @@
+use csp::prelude::*;
+
+#[process(name = "worker")]
+fn work() {}
+
+fn main() {}
