@@ -38,6 +38,11 @@ thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::default());
 }
 
+/// Initialises this thread's encoder state (see `Process::spawn`).
+pub(crate) fn warm_up() {
+    STATE.with(|_| {});
+}
+
 /// The current mode, if an encode is in progress.
 pub(crate) fn mode() -> Option<Mode> {
     STATE.with(|s| s.borrow().mode)

@@ -93,6 +93,10 @@ impl<R: Serialize + DeserializeOwned + 'static> Process<R> {
         })?;
         record::give(idx, &transfer);
         let parent_pid = sys::getpid();
+        sys::prepare_for_children();
+        // Touch this thread's encoder state now, so the child (which
+        // encodes its result) does not register a thread-local destructor.
+        codec::warm_up();
         // Hold stdout and stderr across the fork: no other thread can then
         // hold them at the moment of the fork, so the child finds them free.
         let out = std::io::stdout();

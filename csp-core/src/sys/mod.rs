@@ -91,18 +91,32 @@ pub unsafe fn fork() -> io::Result<Forked> {
 
 /// Makes the kernel send SIGKILL to this process when its parent thread
 /// exits, and exits at once if the parent is already gone.
+///
+/// Child-side calls go through `syscall(2)`, which the parent has already
+/// bound: a libc function called for the first time in a fresh child costs a
+/// lazy symbol lookup and a copy-on-write fault of the GOT in *every* child.
 pub fn die_with_parent(parent_pid: i32) {
     // SAFETY: prctl with PR_SET_PDEATHSIG and a valid signal number.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    unsafe { libc::syscall(libc::SYS_prctl, libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
     // SAFETY: getppid has no preconditions.
-    if unsafe { libc::getppid() } != parent_pid {
+    if unsafe { libc::syscall(libc::SYS_getppid) } as i32 != parent_pid {
         exit_now(111);
     }
 }
 
+/// Binds, in the parent, the libc entry points that children use, so that
+/// no child pays for lazy binding (see [`die_with_parent`]).
+pub fn prepare_for_children() {
+    // SAFETY: getppid through syscall(2): no preconditions, no effect.
+    unsafe { libc::syscall(libc::SYS_getppid) };
+}
+
 /// Ends the process at once: no destructors, no atexit handlers.
 pub fn exit_now(code: i32) -> ! {
-    // SAFETY: _exit never returns and has no preconditions.
+    // SAFETY: exit_group ends every thread of the process at once, like
+    // _exit, and never returns.
+    unsafe { libc::syscall(libc::SYS_exit_group, code) };
+    // SAFETY: not reached; _exit as a fallback has no preconditions.
     unsafe { libc::_exit(code) }
 }
 
@@ -238,4 +252,24 @@ pub fn write_fd_all(fd: i32, mut buf: &[u8]) {
 pub fn yield_now() {
     // SAFETY: sched_yield has no preconditions.
     unsafe { libc::sched_yield() };
+}
+
+/// Whether process `pid` has ended (exited or killed; reaped or still a
+/// zombie), as any process of the tree can tell, not only its parent: its
+/// `/proc` entry is gone or in state `Z`/`X`. Unknown (an unreadable entry
+/// for another reason) counts as not ended.
+pub fn process_ended(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    match std::fs::read(format!("/proc/{pid}/stat")) {
+        // "pid (comm) S ...": the state follows the last ')'.
+        Ok(stat) => match stat.iter().rposition(|&b| b == b')') {
+            Some(i) => matches!(stat.get(i + 2), Some(b'Z' | b'X')),
+            None => false,
+        },
+        Err(e) => {
+            e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH)
+        }
+    }
 }
