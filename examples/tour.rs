@@ -120,7 +120,9 @@ fn ping_pong() -> Result<(), csp::Error> {
 
 fn poison() -> Result<(), csp::Error> {
     let ch = Channel::<u64>::new();
-    let listeners: Vec<_> = (0..3).map(|_| listen(ch.reader()).spawn()).collect::<Result<_, _>>()?;
+    let listeners: Vec<_> = (0..3)
+        .map(|_| listen(ch.reader()).spawn())
+        .collect::<Result<_, _>>()?;
     std::thread::sleep(Duration::from_millis(50));
     let start = Instant::now();
     ch.poison();
@@ -128,7 +130,10 @@ fn poison() -> Result<(), csp::Error> {
         let name = h.name().to_string();
         println!("poison:    `{name}` stopped with: {}", h.join()?);
     }
-    println!("poison:    3 blocked readers shut down in {:?}", start.elapsed());
+    println!(
+        "poison:    3 blocked readers shut down in {:?}",
+        start.elapsed()
+    );
     Ok(())
 }
 
@@ -138,8 +143,14 @@ fn crash() -> Result<(), csp::Error> {
     let survivor = listen(ch.reader()).spawn()?;
     std::thread::sleep(Duration::from_millis(50));
     let start = Instant::now();
-    victim.kill().map_err(|source| csp::Error::Spawn { name: "kill".into(), source })?;
-    println!("crash:     killed `doomed` (pid {}) with SIGKILL", victim.pid());
+    victim.kill().map_err(|source| csp::Error::Spawn {
+        name: "kill".into(),
+        source,
+    })?;
+    println!(
+        "crash:     killed `doomed` (pid {}) with SIGKILL",
+        victim.pid()
+    );
     match victim.join() {
         Err(e) => println!("crash:     join says: {e}"),
         Ok(()) => println!("crash:     the victim somehow finished"),
@@ -153,7 +164,10 @@ fn crash() -> Result<(), csp::Error> {
 }
 
 fn main() -> Result<(), csp::Error> {
-    println!("csp tour: every process below is a real OS process (pid {})", std::process::id());
+    println!(
+        "csp tour: every process below is a real OS process (pid {})",
+        std::process::id()
+    );
     let start = Instant::now();
     farm()?;
     ping_pong()?;

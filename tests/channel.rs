@@ -21,7 +21,9 @@ fn collect_all(inp: Reader<u64>) -> Vec<u64> {
 
 fn exactly_once(ch: Channel<u64>, writers: u64, readers: usize, total: u64) {
     let per = total / writers;
-    let ws: Vec<_> = (0..writers).map(|w| write_range(ch.writer(), w * per, (w + 1) * per)).collect();
+    let ws: Vec<_> = (0..writers)
+        .map(|w| write_range(ch.writer(), w * per, (w + 1) * per))
+        .collect();
     let hs: Vec<_> = ws.into_iter().map(|p| p.spawn().unwrap()).collect();
     let rs: Vec<_> = (0..readers).map(|_| collect_all(ch.reader())).collect();
     drop(ch);
@@ -30,9 +32,16 @@ fn exactly_once(ch: Channel<u64>, writers: u64, readers: usize, total: u64) {
         h.join().unwrap();
     }
     let mut all: Vec<u64> = got.into_iter().flatten().collect();
-    assert_eq!(all.len() as u64, per * writers, "lost or duplicated messages");
+    assert_eq!(
+        all.len() as u64,
+        per * writers,
+        "lost or duplicated messages"
+    );
     all.sort_unstable();
-    assert!(all.iter().enumerate().all(|(i, v)| *v == i as u64), "a value missing or twice");
+    assert!(
+        all.iter().enumerate().all(|(i, v)| *v == i as u64),
+        "a value missing or twice"
+    );
 }
 
 #[test]
@@ -61,7 +70,10 @@ fn slow_reader(inp: Reader<u64>, delay_ms: u64) -> u64 {
 
 #[test]
 fn rendezvous_write_blocks_until_read() {
-    let _wd = common::watchdog("rendezvous_write_blocks_until_read", Duration::from_secs(60));
+    let _wd = common::watchdog(
+        "rendezvous_write_blocks_until_read",
+        Duration::from_secs(60),
+    );
     let ch = Channel::<u64>::new();
     let h = slow_reader(ch.reader(), 300).spawn().unwrap();
     let w = ch.writer();
@@ -69,7 +81,11 @@ fn rendezvous_write_blocks_until_read() {
     w.write(7).unwrap();
     // Lower bound on behaviour: the write could not return before the
     // reader, asleep for 300 ms, took the value.
-    assert!(start.elapsed() >= Duration::from_millis(250), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(h.join().unwrap(), 7);
 }
 
@@ -89,9 +105,15 @@ fn buffering_bounds() {
     assert_eq!((e.error, e.value), (ChannelError::Timeout, 98));
     assert_eq!(r.read().unwrap(), 0);
     w.try_write(3).unwrap();
-    assert_eq!((1..4).map(|_| r.read().unwrap()).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(
+        (1..4).map(|_| r.read().unwrap()).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
     assert_eq!(r.try_read(), Err(ChannelError::WouldBlock));
-    assert_eq!(r.read_timeout(Duration::from_millis(30)), Err(ChannelError::Timeout));
+    assert_eq!(
+        r.read_timeout(Duration::from_millis(30)),
+        Err(ChannelError::Timeout)
+    );
 }
 
 #[test]
@@ -125,7 +147,16 @@ fn sizes_around_the_inline_limit_and_large() {
     let h = echo_bytes(to.reader(), from.writer()).spawn().unwrap();
     let (w, r) = (to.writer(), from.reader());
     let mut sizes: Vec<usize> = (0..80).collect();
-    sizes.extend([255, 256, 4095, 4096, 65_536, 1 << 20, (1 << 20) + 1, 3 << 20]);
+    sizes.extend([
+        255,
+        256,
+        4095,
+        4096,
+        65_536,
+        1 << 20,
+        (1 << 20) + 1,
+        3 << 20,
+    ]);
     for n in sizes {
         let v: Vec<u8> = (0..n).map(|i| (i * 7 + n) as u8).collect();
         w.write(v.clone()).unwrap();
@@ -188,7 +219,9 @@ struct Unencodable;
 
 impl Serialize for Unencodable {
     fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
-        Err(serde::ser::Error::custom("this value refuses to be encoded"))
+        Err(serde::ser::Error::custom(
+            "this value refuses to be encoded",
+        ))
     }
 }
 
@@ -203,7 +236,10 @@ fn encode_failure_leaves_channel_usable() {
     let _wd = common::watchdog("encode_failure", Duration::from_secs(60));
     let ch = Channel::<Unencodable>::buffered(2);
     let e = ch.writer().try_write(Unencodable).unwrap_err();
-    assert!(matches!(e.error, ChannelError::Encode(ref m) if m.contains("refuses")), "{e:?}");
+    assert!(
+        matches!(e.error, ChannelError::Encode(ref m) if m.contains("refuses")),
+        "{e:?}"
+    );
     assert!(ch.is_empty());
     let ch2 = Channel::<Result<u64, String>>::buffered(2);
     ch2.writer().write(Ok(5)).unwrap();
@@ -231,8 +267,8 @@ fn decode_failure_is_an_error() {
 
 #[test]
 fn forged_end_is_rejected() {
-    let bytes = bincode::serde::encode_to_vec((123_456u64, 42u64), bincode::config::standard())
-        .unwrap();
+    let bytes =
+        bincode::serde::encode_to_vec((123_456u64, 42u64), bincode::config::standard()).unwrap();
     let r: Result<(Reader<u64>, usize), _> =
         bincode::serde::decode_from_slice(&bytes, bincode::config::standard());
     assert!(r.is_err());

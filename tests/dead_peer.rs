@@ -21,6 +21,14 @@ fn seen(e: &ChannelError) -> String {
     format!("{e:?}")
 }
 
+/// What a survivor may see when its peer was killed at a random moment:
+/// `PeerLost`, or `Poisoned` if the kill landed in the middle of a channel
+/// operation (holding the channel's robust lock, or between claiming and
+/// publishing a ring slot), which poisons the channel by design.
+fn lost_or_poisoned(e: &str) -> bool {
+    e == "PeerLost" || e == "Poisoned"
+}
+
 /// Writes `0..n`, says so on `wrote`, then writes nothing more and sleeps
 /// (to be killed).
 #[process]
@@ -78,20 +86,30 @@ fn write_until_error(out: Writer<u64>) -> (u64, String) {
 }
 
 fn assert_killed<R: serde::de::DeserializeOwned>(h: Handle<R>) {
-    let err = h.join().unwrap_err();
+    let Err(err) = h.join() else {
+        panic!("the victim must fail")
+    };
     assert!(
-        matches!(err.failures()[0].kind, FailureKind::Signaled { signal: 9, .. }),
+        matches!(
+            err.failures()[0].kind,
+            FailureKind::Signaled { signal: 9, .. }
+        ),
         "{err}"
     );
 }
 
 #[test]
 fn writer_killed_mid_stream_gives_blocked_reader_peer_lost() {
-    let _wd = common::watchdog("writer_killed_mid_stream_gives_blocked_reader_peer_lost", Duration::from_secs(60));
+    let _wd = common::watchdog(
+        "writer_killed_mid_stream_gives_blocked_reader_peer_lost",
+        Duration::from_secs(60),
+    );
     for ch in [Channel::<u64>::new(), Channel::buffered(8)] {
         let wrote = Channel::<()>::buffered(1);
         let reader = read_until_error(ch.reader()).spawn().unwrap();
-        let writer = write_then_hang(ch.writer(), 100, wrote.writer()).spawn().unwrap();
+        let writer = write_then_hang(ch.writer(), 100, wrote.writer())
+            .spawn()
+            .unwrap();
         wrote.reader().read().unwrap();
         std::thread::sleep(Duration::from_millis(30)); // the reader is blocked now
         let t0 = Instant::now();
@@ -100,7 +118,11 @@ fn writer_killed_mid_stream_gives_blocked_reader_peer_lost() {
         let (got, err) = reader.join().unwrap();
         eprintln!("reader got PeerLost {:?} after the kill", t0.elapsed());
         assert_eq!(err, "PeerLost");
-        assert_eq!(got, (0..100).collect::<Vec<u64>>(), "everything written arrives first");
+        assert_eq!(
+            got,
+            (0..100).collect::<Vec<u64>>(),
+            "everything written arrives first"
+        );
         assert_killed(writer);
     }
 }
@@ -108,16 +130,21 @@ fn writer_killed_mid_stream_gives_blocked_reader_peer_lost() {
 #[test]
 fn writer_killed_at_a_random_moment() {
     let _wd = common::watchdog("writer_killed_at_a_random_moment", Duration::from_secs(120));
-    for (i, ch) in [Channel::<u64>::new(), Channel::buffered(4), Channel::new(), Channel::buffered(1)]
-        .into_iter()
-        .enumerate()
+    for (i, ch) in [
+        Channel::<u64>::new(),
+        Channel::buffered(4),
+        Channel::new(),
+        Channel::buffered(1),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let reader = read_until_error(ch.reader()).spawn().unwrap();
         let writer = write_forever(ch.writer()).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(20 + 17 * i as u64));
         writer.kill().unwrap();
         let (got, err) = reader.join().unwrap();
-        assert_eq!(err, "PeerLost");
+        assert!(lost_or_poisoned(&err), "{err}");
         // A prefix of what was written: nothing lost in the middle, nothing
         // duplicated.
         assert_eq!(got, (0..got.len() as u64).collect::<Vec<u64>>());
@@ -127,11 +154,16 @@ fn writer_killed_at_a_random_moment() {
 
 #[test]
 fn reader_killed_gives_blocked_writer_peer_lost() {
-    let _wd = common::watchdog("reader_killed_gives_blocked_writer_peer_lost", Duration::from_secs(60));
+    let _wd = common::watchdog(
+        "reader_killed_gives_blocked_writer_peer_lost",
+        Duration::from_secs(60),
+    );
     for ch in [Channel::<u64>::new(), Channel::buffered(4)] {
         let read = Channel::<()>::buffered(1);
         let writer = write_until_error(ch.writer()).spawn().unwrap();
-        let reader = read_then_hang(ch.reader(), 10, read.writer()).spawn().unwrap();
+        let reader = read_then_hang(ch.reader(), 10, read.writer())
+            .spawn()
+            .unwrap();
         read.reader().read().unwrap();
         std::thread::sleep(Duration::from_millis(30)); // the writer is blocked now
         let t0 = Instant::now();
@@ -140,15 +172,17 @@ fn reader_killed_gives_blocked_writer_peer_lost() {
         eprintln!("writer got PeerLost {:?} after the kill", t0.elapsed());
         assert_eq!(err, "PeerLost");
         // Rendezvous: exactly the 10 read; buffered: those plus a full buffer.
-        let expect = if ch.len() == 0 { 10 } else { 10 + ch.len() as u64 };
-        assert_eq!(n, expect);
+        assert_eq!(n, 10 + ch.len() as u64);
         assert_killed(reader);
     }
 }
 
 #[test]
 fn one_of_two_writers_killed_the_other_carries_on() {
-    let _wd = common::watchdog("one_of_two_writers_killed_the_other_carries_on", Duration::from_secs(60));
+    let _wd = common::watchdog(
+        "one_of_two_writers_killed_the_other_carries_on",
+        Duration::from_secs(60),
+    );
     #[process]
     fn on_signal(out: Writer<u64>, go: Reader<()>, vals: Vec<u64>) {
         go.read().unwrap();
@@ -161,31 +195,46 @@ fn one_of_two_writers_killed_the_other_carries_on() {
         let wrote = Channel::<()>::buffered(1);
         let go = Channel::<()>::new();
         let reader = read_until_error(ch.reader()).spawn().unwrap();
-        let victim = write_then_hang(ch.writer(), 3, wrote.writer()).spawn().unwrap();
-        let survivor = on_signal(ch.writer(), go.reader(), vec![10, 11, 12]).spawn().unwrap();
+        let victim = write_then_hang(ch.writer(), 3, wrote.writer())
+            .spawn()
+            .unwrap();
+        let survivor = on_signal(ch.writer(), go.reader(), vec![10, 11, 12])
+            .spawn()
+            .unwrap();
         wrote.reader().read().unwrap();
         victim.kill().unwrap();
         // Reaping the victim releases its writer (the count drops from two
         // to one) before the survivor goes on.
         assert_killed(victim);
         std::thread::sleep(Duration::from_millis(50));
-        assert!(reader.is_alive(), "the reader must keep waiting for the survivor");
+        assert!(
+            reader.is_alive(),
+            "the reader must keep waiting for the survivor"
+        );
         go.writer().write(()).unwrap();
         survivor.join().unwrap();
         let (got, err) = reader.join().unwrap();
         assert_eq!(got, [0, 1, 2, 10, 11, 12]);
-        assert_eq!(err, "Retired", "the last writer retired: Retired, not PeerLost");
+        assert_eq!(
+            err, "Retired",
+            "the last writer retired: Retired, not PeerLost"
+        );
     }
 }
 
 #[test]
 fn one_of_two_writers_killed_parent_reads() {
-    let _wd = common::watchdog("one_of_two_writers_killed_parent_reads", Duration::from_secs(60));
+    let _wd = common::watchdog(
+        "one_of_two_writers_killed_parent_reads",
+        Duration::from_secs(60),
+    );
     let ch = Channel::<u64>::buffered(2);
     let wrote = Channel::<()>::buffered(1);
     let survivor_go = Channel::<()>::new();
     let r = ch.reader();
-    let victim = write_then_hang(ch.writer(), 1, wrote.writer()).spawn().unwrap();
+    let victim = write_then_hang(ch.writer(), 1, wrote.writer())
+        .spawn()
+        .unwrap();
     let w = ch.writer();
     let g = survivor_go.reader();
     let survivor = csp::Process::new("survivor", move || {
@@ -201,9 +250,15 @@ fn one_of_two_writers_killed_parent_reads() {
     assert_eq!(r.read(), Ok(0));
     // The victim may or may not have been noticed yet: either way, the
     // survivor still counts, so this is a timeout, not PeerLost.
-    assert_eq!(r.read_timeout(Duration::from_millis(100)), Err(ChannelError::Timeout));
+    assert_eq!(
+        r.read_timeout(Duration::from_millis(100)),
+        Err(ChannelError::Timeout)
+    );
     assert_killed(victim);
-    assert_eq!(r.read_timeout(Duration::from_millis(50)), Err(ChannelError::Timeout));
+    assert_eq!(
+        r.read_timeout(Duration::from_millis(50)),
+        Err(ChannelError::Timeout)
+    );
     survivor_go.writer().write(()).unwrap();
     assert_eq!(r.read(), Ok(50));
     survivor.join().unwrap();
@@ -212,17 +267,24 @@ fn one_of_two_writers_killed_parent_reads() {
 
 #[test]
 fn one_of_two_readers_killed_the_writer_carries_on() {
-    let _wd = common::watchdog("one_of_two_readers_killed_the_writer_carries_on", Duration::from_secs(60));
+    let _wd = common::watchdog(
+        "one_of_two_readers_killed_the_writer_carries_on",
+        Duration::from_secs(60),
+    );
     let ch = Channel::<u64>::new();
     let read = Channel::<()>::buffered(1);
     let w = ch.writer();
-    let victim = read_then_hang(ch.reader(), 2, read.writer()).spawn().unwrap();
-    let survivor = read_until_error(ch.reader()).spawn().unwrap();
+    let victim = read_then_hang(ch.reader(), 2, read.writer())
+        .spawn()
+        .unwrap();
+    // The survivor's reader exists from the start (the side never drops to
+    // zero ends), but it starts reading only once the victim has its two.
+    let survivor = read_until_error(ch.reader());
     for i in 0..2 {
         w.write(i).unwrap();
     }
-    // Whoever took them, the victim reads exactly two.
     read.reader().read().unwrap();
+    let survivor = survivor.spawn().unwrap();
     victim.kill().unwrap();
     assert_killed(victim);
     for i in 2..6 {
@@ -231,7 +293,11 @@ fn one_of_two_readers_killed_the_writer_carries_on() {
     w.retire();
     let (got, err) = survivor.join().unwrap();
     assert_eq!(err, "Retired");
-    assert_eq!(got.len(), 6 - 2, "the victim took two, the survivor the rest: {got:?}");
+    assert_eq!(
+        got,
+        [2, 3, 4, 5],
+        "the victim took two, the survivor the rest"
+    );
 }
 
 #[test]
@@ -248,7 +314,7 @@ fn killed_before_it_ever_ran() {
             match r.read() {
                 Ok(_) => continue, // it got some writes in before the signal
                 Err(e) => {
-                    assert_eq!(e, ChannelError::PeerLost);
+                    assert!(lost_or_poisoned(&seen(&e)), "{e:?}");
                     break;
                 }
             }
@@ -275,17 +341,24 @@ fn killed_middle_of_a_pipeline() {
     middle.kill().unwrap();
     let (n, herr) = head.join().unwrap();
     let (got, terr) = tail.join().unwrap();
-    assert_eq!(herr, "PeerLost");
-    assert_eq!(terr, "PeerLost");
+    assert!(lost_or_poisoned(&herr), "head saw {herr}");
+    assert!(lost_or_poisoned(&terr), "tail saw {terr}");
     assert_eq!(got, (0..got.len() as u64).collect::<Vec<u64>>());
     // The middle holds at most one value it read but did not pass on.
-    assert!(n >= got.len() as u64 && n <= got.len() as u64 + 1, "head wrote {n}, tail got {}", got.len());
+    assert!(
+        n >= got.len() as u64 && n <= got.len() as u64 + 1,
+        "head wrote {n}, tail got {}",
+        got.len()
+    );
     assert_killed(middle);
 }
 
 #[test]
 fn exit_without_returning_is_a_lost_peer() {
-    let _wd = common::watchdog("exit_without_returning_is_a_lost_peer", Duration::from_secs(60));
+    let _wd = common::watchdog(
+        "exit_without_returning_is_a_lost_peer",
+        Duration::from_secs(60),
+    );
     #[process]
     fn write_then_exit(out: Writer<u64>) {
         out.write(1).unwrap();
@@ -296,7 +369,10 @@ fn exit_without_returning_is_a_lost_peer() {
     let h = write_then_exit(ch.writer()).spawn().unwrap();
     assert_eq!(r.read(), Ok(1));
     assert_eq!(r.read(), Err(ChannelError::PeerLost));
-    assert_eq!(h.join().unwrap_err().failures()[0].kind, FailureKind::Exited(3));
+    assert_eq!(
+        h.join().unwrap_err().failures()[0].kind,
+        FailureKind::Exited(3)
+    );
 }
 
 #[test]
@@ -313,12 +389,18 @@ fn panicking_writer_retires_its_end() {
     assert_eq!(r.read(), Ok(1));
     // A panic unwinds: the end is dropped (retired), not lost.
     assert_eq!(r.read(), Err(ChannelError::Retired));
-    assert!(matches!(h.join().unwrap_err().failures()[0].kind, FailureKind::Panicked(_)));
+    assert!(matches!(
+        h.join().unwrap_err().failures()[0].kind,
+        FailureKind::Panicked(_)
+    ));
 }
 
 #[test]
 fn killing_a_holder_of_a_channel_handle_only_changes_nothing() {
-    let _wd = common::watchdog("killing_a_holder_of_a_channel_handle_only_changes_nothing", Duration::from_secs(60));
+    let _wd = common::watchdog(
+        "killing_a_holder_of_a_channel_handle_only_changes_nothing",
+        Duration::from_secs(60),
+    );
     let ch = Channel::<u64>::buffered(2);
     let held = ch.clone();
     let holder = csp::Process::new("holder", move || {
@@ -333,7 +415,10 @@ fn killing_a_holder_of_a_channel_handle_only_changes_nothing() {
     assert_killed(holder);
     w.write(4).unwrap();
     assert_eq!(r.read(), Ok(4));
-    assert_eq!(r.read_timeout(Duration::from_millis(20)), Err(ChannelError::Timeout));
+    assert_eq!(
+        r.read_timeout(Duration::from_millis(20)),
+        Err(ChannelError::Timeout)
+    );
     drop(w);
     assert_eq!(r.read(), Err(ChannelError::Retired));
 }

@@ -50,7 +50,10 @@ fn pid_exists(pid: i32) -> bool {
     // A zombie still exists; read its state too.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(s) => {
-            let state = s.rsplit(')').next().and_then(|r| r.split_whitespace().next());
+            let state = s
+                .rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next());
             state != Some("Z") && state != Some("X")
         }
         Err(_) => false,
@@ -63,7 +66,12 @@ fn zombie_children() -> Vec<i32> {
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let name = e.file_name().to_string_lossy().to_string();
         if let Ok(s) = std::fs::read_to_string(format!("/proc/{name}/stat")) {
-            let rest: Vec<&str> = s.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+            let rest: Vec<&str> = s
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
             if rest.first() == Some(&"Z") && rest.get(1) == Some(&me.as_str()) {
                 out.push(name.parse().unwrap_or(0));
             }
@@ -82,7 +90,10 @@ fn parallel_returns_each_value() {
 
 #[test]
 fn each_process_is_its_own_os_process() {
-    let _wd = common::watchdog("each_process_is_its_own_os_process", Duration::from_secs(60));
+    let _wd = common::watchdog(
+        "each_process_is_its_own_os_process",
+        Duration::from_secs(60),
+    );
     let (a, b) = Parallel!(pid_of_self(), pid_of_self()).unwrap();
     assert_ne!(a, b);
     assert_ne!(a, std::process::id());
@@ -124,7 +135,10 @@ fn handle_join_timeout_then_join() {
     }
     assert_eq!(h.join_timeout(Duration::from_secs(30)).unwrap(), 400);
     assert_eq!(h.exit_status(), Some(Status::Code(0)));
-    assert!(matches!(h.join_timeout(Duration::from_secs(1)), Err(csp::Error::AlreadyJoined(_))));
+    assert!(matches!(
+        h.join_timeout(Duration::from_secs(1)),
+        Err(csp::Error::AlreadyJoined(_))
+    ));
 }
 
 #[test]
@@ -141,7 +155,13 @@ fn terminate_and_kill() {
     let h = sleeper(60_000).spawn().unwrap();
     h.terminate().unwrap();
     let e = h.join().unwrap_err();
-    assert_eq!(e.failures()[0].kind, FailureKind::Signaled { signal: 15, name: "SIGTERM" });
+    assert_eq!(
+        e.failures()[0].kind,
+        FailureKind::Signaled {
+            signal: 15,
+            name: "SIGTERM"
+        }
+    );
 
     let h = sleeper(60_000).spawn().unwrap();
     h.kill().unwrap();
@@ -152,7 +172,10 @@ fn terminate_and_kill() {
 
 #[test]
 fn panic_is_reported_and_others_finish() {
-    let _wd = common::watchdog("panic_is_reported_and_others_finish", Duration::from_secs(60));
+    let _wd = common::watchdog(
+        "panic_is_reported_and_others_finish",
+        Duration::from_secs(60),
+    );
     let e = Parallel!(panicker("out of coffee".into()), sleeper(200), add(1, 1)).unwrap_err();
     let f = e.failures();
     assert_eq!(f.len(), 1, "{e}");
@@ -164,8 +187,13 @@ fn panic_is_reported_and_others_finish() {
 #[test]
 fn every_failure_is_named() {
     let _wd = common::watchdog("every_failure_is_named", Duration::from_secs(60));
-    let e = Parallel!(panicker("one".into()), exits(3), add(1, 1), panicker("two".into()))
-        .unwrap_err();
+    let e = Parallel!(
+        panicker("one".into()),
+        exits(3),
+        add(1, 1),
+        panicker("two".into())
+    )
+    .unwrap_err();
     let f = e.failures();
     assert_eq!(f.len(), 3, "{e}");
     assert_eq!(f[0].kind, FailureKind::Panicked("one".into()));
@@ -174,7 +202,10 @@ fn every_failure_is_named() {
     assert_eq!(f[2].kind, FailureKind::Panicked("two".into()));
     let text = e.to_string();
     assert!(text.contains("3 processes failed"), "{text}");
-    assert!(text.contains("exit code 3") || text.contains("code 3"), "{text}");
+    assert!(
+        text.contains("exit code 3") || text.contains("code 3"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -182,10 +213,19 @@ fn sigkill_names_the_signal() {
     let _wd = common::watchdog("sigkill_names_the_signal", Duration::from_secs(60));
     let h = sleeper(60_000).spawn().unwrap();
     let pid = h.pid();
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL)
-        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
     let e = h.join().unwrap_err();
-    assert_eq!(e.failures()[0].kind, FailureKind::Signaled { signal: 9, name: "SIGKILL" });
+    assert_eq!(
+        e.failures()[0].kind,
+        FailureKind::Signaled {
+            signal: 9,
+            name: "SIGKILL"
+        }
+    );
     assert_eq!(e.failures()[0].pid, pid);
 }
 
@@ -196,7 +236,13 @@ fn large_return_values() {
     assert_eq!(ten.len(), 10 << 20);
     assert_eq!(forty.len(), 40 << 20);
     assert!(ten.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
-    assert!(forty.iter().enumerate().step_by(4093).all(|(i, b)| *b == (i % 251) as u8));
+    assert!(
+        forty
+            .iter()
+            .enumerate()
+            .step_by(4093)
+            .all(|(i, b)| *b == (i % 251) as u8)
+    );
 }
 
 #[process]
@@ -262,7 +308,10 @@ fn children_die_with_their_parent() {
     while pid_exists(grandchild) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(!pid_exists(grandchild), "grandchild {grandchild} outlived its parent");
+    assert!(
+        !pid_exists(grandchild),
+        "grandchild {grandchild} outlived its parent"
+    );
 }
 
 #[process]
@@ -278,12 +327,20 @@ fn child_stdout_is_flushed() {
     // what its child printed.
     let exe = std::env::current_exe().unwrap();
     let out = std::process::Command::new(exe)
-        .args(["--exact", "print_helper", "--nocapture", "--include-ignored"])
+        .args([
+            "--exact",
+            "print_helper",
+            "--nocapture",
+            "--include-ignored",
+        ])
         .env("CSP_PRINT_HELPER", "1")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("unterminated-line-from-child"), "stdout was: {text}");
+    assert!(
+        text.contains("unterminated-line-from-child"),
+        "stdout was: {text}"
+    );
 }
 
 #[test]

@@ -69,9 +69,12 @@ fn sink_that_poisons(inp: Reader<u64>, after: usize) -> usize {
 fn retire_travels_through_a_pipeline() {
     let _wd = common::watchdog("retire_pipeline", Duration::from_secs(60));
     let chans: Vec<Channel<u64>> = (0..6).map(|_| Channel::new()).collect();
-    let stages: Vec<_> = (0..5).map(|i| stage(chans[i].reader(), chans[i + 1].writer())).collect();
+    let stages: Vec<_> = (0..5)
+        .map(|i| stage(chans[i].reader(), chans[i + 1].writer()))
+        .collect();
     let hs: Vec<_> = stages.into_iter().map(|p| p.spawn().unwrap()).collect();
-    let ((), (got, end)) = Parallel!(source(chans[0].writer(), 100), sink(chans[5].reader())).unwrap();
+    let ((), (got, end)) =
+        Parallel!(source(chans[0].writer(), 100), sink(chans[5].reader())).unwrap();
     assert_eq!(got, (5..105).collect::<Vec<_>>());
     assert_eq!(end, "Retired");
     for h in hs {
@@ -83,18 +86,25 @@ fn retire_travels_through_a_pipeline() {
 fn poison_from_the_tail_reaches_every_process() {
     let _wd = common::watchdog("poison_tail", Duration::from_secs(60));
     let chans: Vec<Channel<u64>> = (0..6).map(|_| Channel::buffered(4)).collect();
-    let stages: Vec<_> = (0..5).map(|i| stage(chans[i].reader(), chans[i + 1].writer())).collect();
+    let stages: Vec<_> = (0..5)
+        .map(|i| stage(chans[i].reader(), chans[i + 1].writer()))
+        .collect();
     let hs: Vec<_> = stages.into_iter().map(|p| p.spawn().unwrap()).collect();
-    let ((), n) =
-        Parallel!(source(chans[0].writer(), u64::MAX), sink_that_poisons(chans[5].reader(), 50))
-            .unwrap();
+    let ((), n) = Parallel!(
+        source(chans[0].writer(), u64::MAX),
+        sink_that_poisons(chans[5].reader(), 50)
+    )
+    .unwrap();
     assert_eq!(n, 50);
     for h in hs {
         assert_eq!(h.join().unwrap(), "poisoned");
     }
     for c in &chans {
         assert_eq!(c.reader().try_read(), Err(ChannelError::Poisoned));
-        assert_eq!(c.writer().try_write(1).unwrap_err().error, ChannelError::Poisoned);
+        assert_eq!(
+            c.writer().try_write(1).unwrap_err().error,
+            ChannelError::Poisoned
+        );
     }
 }
 
@@ -108,7 +118,9 @@ fn poison_later(ch: Channel<u64>, ms: u64) {
 fn poison_from_the_middle() {
     let _wd = common::watchdog("poison_middle", Duration::from_secs(60));
     let chans: Vec<Channel<u64>> = (0..6).map(|_| Channel::new()).collect();
-    let stages: Vec<_> = (0..5).map(|i| stage(chans[i].reader(), chans[i + 1].writer())).collect();
+    let stages: Vec<_> = (0..5)
+        .map(|i| stage(chans[i].reader(), chans[i + 1].writer()))
+        .collect();
     let hs: Vec<_> = stages.into_iter().map(|p| p.spawn().unwrap()).collect();
     let poisoner = poison_later(chans[3].clone(), 100).spawn().unwrap();
     let ((), (_, end)) =
@@ -131,7 +143,10 @@ fn retire_is_counted_per_end() {
     w2.write(2).unwrap();
     assert_eq!(r.read().unwrap(), 1);
     assert_eq!(r.read().unwrap(), 2);
-    assert_eq!(r.read_timeout(Duration::from_millis(20)), Err(ChannelError::Timeout));
+    assert_eq!(
+        r.read_timeout(Duration::from_millis(20)),
+        Err(ChannelError::Timeout)
+    );
     w2.write(3).unwrap();
     drop(w2); // dropping retires too
     assert_eq!(r.read().unwrap(), 3); // drained before Retired

@@ -61,7 +61,7 @@ pub(crate) fn note_collected(obj: u64, which: usize) {
 struct ModeGuard(Option<Mode>);
 
 fn enter(m: Mode) -> ModeGuard {
-    STATE.with(|s| ModeGuard(std::mem::replace(&mut s.borrow_mut().mode, Some(m))))
+    STATE.with(|s| ModeGuard(s.borrow_mut().mode.replace(m)))
 }
 
 impl Drop for ModeGuard {
@@ -133,7 +133,10 @@ impl Drop for Sent {
 }
 
 /// Encodes `v` into `buf`, which must be exactly its encoded size.
-pub(crate) fn encode_into<T: Serialize + ?Sized>(v: &T, buf: &mut [u8]) -> Result<Sent, CodecError> {
+pub(crate) fn encode_into<T: Serialize + ?Sized>(
+    v: &T,
+    buf: &mut [u8],
+) -> Result<Sent, CodecError> {
     let before = STATE.with(|s| s.borrow().transits.len());
     let r = {
         let _g = enter(Mode::Send);

@@ -47,7 +47,11 @@ pub struct Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "process `{}` (pid {}) {}", self.name, self.pid, self.kind)
+        write!(
+            f,
+            "process `{}` (pid {}) {}",
+            self.name, self.pid, self.kind
+        )
     }
 }
 

@@ -25,7 +25,9 @@ fn producer_consumer() {
 
 #[test]
 fn panic_reported() {
-    let e = Process::new("boom", || -> u32 { panic!("kaboom") }).run().unwrap_err();
+    let e = Process::new("boom", || -> u32 { panic!("kaboom") })
+        .run()
+        .unwrap_err();
     let s = e.to_string();
     assert!(s.contains("boom") && s.contains("kaboom"), "{s}");
 }
@@ -35,7 +37,10 @@ fn timeout_read() {
     let ch = Channel::<u64>::buffered(4);
     let r = ch.reader();
     let _w = ch.writer();
-    assert_eq!(r.read_timeout(Duration::from_millis(50)), Err(ChannelError::Timeout));
+    assert_eq!(
+        r.read_timeout(Duration::from_millis(50)),
+        Err(ChannelError::Timeout)
+    );
 }
 
 fn mpmc(cap: usize, writers: u64, readers: usize, per: u64) {
@@ -56,7 +61,9 @@ fn mpmc(cap: usize, writers: u64, readers: usize, per: u64) {
         let r = ch.reader();
         let mut t = __private::Transfer::new();
         channel::collect(&mut t, &r);
-        procs.push(Process::__from_parts("r", t, move || r.iter().collect::<Vec<u64>>()));
+        procs.push(Process::__from_parts("r", t, move || {
+            r.iter().collect::<Vec<u64>>()
+        }));
     }
     let out = parallel(procs).unwrap();
     let mut all: Vec<u64> = out.into_iter().flatten().collect();

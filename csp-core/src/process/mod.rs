@@ -43,7 +43,9 @@ pub struct Process<R> {
 
 impl<R> std::fmt::Debug for Process<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Process").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("Process")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -53,7 +55,11 @@ impl<R: Serialize + DeserializeOwned + 'static> Process<R> {
     /// (or use a `#[process]` function, which does this for its arguments),
     /// so that dropping the parent's copy does not retire them.
     pub fn new(name: impl Into<String>, body: impl FnOnce() -> R + 'static) -> Self {
-        Process { name: name.into(), transfer: Transfer::new(), body: Box::new(body) }
+        Process {
+            name: name.into(),
+            transfer: Transfer::new(),
+            body: Box::new(body),
+        }
     }
 
     #[doc(hidden)]
@@ -62,7 +68,11 @@ impl<R: Serialize + DeserializeOwned + 'static> Process<R> {
         transfer: Transfer,
         body: impl FnOnce() -> R + 'static,
     ) -> Self {
-        Process { name: name.to_string(), transfer, body: Box::new(body) }
+        Process {
+            name: name.to_string(),
+            transfer,
+            body: Box::new(body),
+        }
     }
 
     /// Declares that the closure owns `value` (anything serializable that
@@ -85,7 +95,11 @@ impl<R: Serialize + DeserializeOwned + 'static> Process<R> {
 
     /// Starts the process as a new OS process.
     pub fn spawn(self) -> Result<Handle<R>, Error> {
-        let Process { name, transfer, body } = self;
+        let Process {
+            name,
+            transfer,
+            body,
+        } = self;
         shm::arena()?;
         let idx = record::alloc_record().ok_or_else(|| Error::Spawn {
             name: name.clone(),
@@ -114,7 +128,9 @@ impl<R: Serialize + DeserializeOwned + 'static> Process<R> {
                 child_main(idx, parent_pid, body)
             }
             Ok(sys::Forked::Parent(pid)) => {
-                record::record(idx).pid.store(pid, std::sync::atomic::Ordering::Relaxed);
+                record::record(idx)
+                    .pid
+                    .store(pid, std::sync::atomic::Ordering::Relaxed);
                 drop(err_guard);
                 drop(out_guard);
                 // The ends the closure holds now live in the child: dropping
@@ -153,9 +169,12 @@ fn child_main<R: Serialize>(idx: u32, parent_pid: i32, body: Box<dyn FnOnce() ->
     let code = match outcome {
         Ok(value) => match store_result(r, &value) {
             Ok((off, len)) => {
-                r.result_off.store(off, std::sync::atomic::Ordering::Relaxed);
-                r.result_len.store(len, std::sync::atomic::Ordering::Relaxed);
-                r.result_kind.store(record::RESULT_OK, std::sync::atomic::Ordering::Release);
+                r.result_off
+                    .store(off, std::sync::atomic::Ordering::Relaxed);
+                r.result_len
+                    .store(len, std::sync::atomic::Ordering::Relaxed);
+                r.result_kind
+                    .store(record::RESULT_OK, std::sync::atomic::Ordering::Release);
                 // The value may hold channel ends: they travel in the encoded
                 // result; dropping the local copy must not retire them.
                 drop(value);
@@ -183,12 +202,15 @@ fn child_main<R: Serialize>(idx: u32, parent_pid: i32, body: Box<dyn FnOnce() ->
 
 /// Stores a result: in the record if small, else in an arena block
 /// (offset 0 means inline).
-fn store_result<R: Serialize>(r: &record::Record, value: &R) -> Result<(u64, u64), codec::CodecError> {
+fn store_result<R: Serialize>(
+    r: &record::Record,
+    value: &R,
+) -> Result<(u64, u64), codec::CodecError> {
     let n = codec::encoded_size(value)?;
     if n <= record::RESULT_INLINE {
         // SAFETY: this process owns its record's result until it publishes
         // `result_kind`; nobody reads it before then.
-        let buf = unsafe { &mut r.inline_result()[..n] };
+        let buf = unsafe { &mut (&mut *r.inline_result())[..n] };
         codec::encode_into(value, buf)?.commit();
         return Ok((0, n as u64));
     }
@@ -197,10 +219,13 @@ fn store_result<R: Serialize>(r: &record::Record, value: &R) -> Result<(u64, u64
 
 fn store_text(r: &record::Record, kind: u32, text: &str) {
     if let Ok((off, len)) = store_result(r, &text) {
-        r.result_off.store(off, std::sync::atomic::Ordering::Relaxed);
-        r.result_len.store(len, std::sync::atomic::Ordering::Relaxed);
+        r.result_off
+            .store(off, std::sync::atomic::Ordering::Relaxed);
+        r.result_len
+            .store(len, std::sync::atomic::Ordering::Relaxed);
     }
-    r.result_kind.store(kind, std::sync::atomic::Ordering::Release);
+    r.result_kind
+        .store(kind, std::sync::atomic::Ordering::Release);
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -311,9 +336,17 @@ impl<R: DeserializeOwned> Handle<R> {
                 match waited {
                     Ok(Some(s)) => s,
                     Ok(None) => {
-                        return Err(Error::Timeout { name: self.name.clone(), pid: self.pid });
+                        return Err(Error::Timeout {
+                            name: self.name.clone(),
+                            pid: self.pid,
+                        });
                     }
-                    Err(source) => return Err(Error::Wait { name: self.name.clone(), source }),
+                    Err(source) => {
+                        return Err(Error::Wait {
+                            name: self.name.clone(),
+                            source,
+                        });
+                    }
                 }
             }
         };
@@ -332,7 +365,7 @@ fn read_result<R: DeserializeOwned>(
         let n = (len as usize).min(record::RESULT_INLINE);
         // SAFETY: the process that wrote the record has been reaped; its
         // parent (us) is the only one reading it now.
-        let buf = unsafe { &r.inline_result()[..n] };
+        let buf = unsafe { &(&*r.inline_result())[..n] };
         return codec::decode(buf);
     }
     codec::decode_from_arena(off, len)
@@ -351,30 +384,35 @@ fn finish<R: DeserializeOwned>(
     let kind = r.result_kind.load(Acquire);
     let off = r.result_off.load(Relaxed);
     let len = r.result_len.load(Relaxed);
-    let fail = |kind| Err(Error::Failed(vec![Failure { name: name.to_string(), pid, kind }]));
+    let fail = |kind| {
+        Err(Error::Failed(vec![Failure {
+            name: name.to_string(),
+            pid,
+            kind,
+        }]))
+    };
     let out = match (status, kind) {
-        (ExitStatus::Code(0), record::RESULT_OK) if !abnormal => {
-            read_result::<R>(r, off, len)
-                .map_err(|e| {
-                    Error::Failed(vec![Failure {
-                        name: name.to_string(),
-                        pid,
-                        kind: FailureKind::Result(e.to_string()),
-                    }])
-                })
-        }
+        (ExitStatus::Code(0), record::RESULT_OK) if !abnormal => read_result::<R>(r, off, len)
+            .map_err(|e| {
+                Error::Failed(vec![Failure {
+                    name: name.to_string(),
+                    pid,
+                    kind: FailureKind::Result(e.to_string()),
+                }])
+            }),
         (_, record::RESULT_PANIC) | (_, record::RESULT_ERROR) => {
-            let text = read_result::<String>(r, off, len)
-                .unwrap_or_else(|_| "(message lost)".to_string());
+            let text =
+                read_result::<String>(r, off, len).unwrap_or_else(|_| "(message lost)".to_string());
             if kind == record::RESULT_PANIC {
                 fail(FailureKind::Panicked(text))
             } else {
                 fail(FailureKind::Result(text))
             }
         }
-        (ExitStatus::Signal(s), _) => {
-            fail(FailureKind::Signaled { signal: s, name: sys::signal_name(s) })
-        }
+        (ExitStatus::Signal(s), _) => fail(FailureKind::Signaled {
+            signal: s,
+            name: sys::signal_name(s),
+        }),
         (ExitStatus::Code(c), _) => fail(FailureKind::Exited(c)),
     };
     if off != 0 {
@@ -388,7 +426,9 @@ fn finish<R: DeserializeOwned>(
 /// one held, frees its result and its record.
 fn discard(idx: u32) {
     record::mark_dead(idx);
-    let off = record::record(idx).result_off.load(std::sync::atomic::Ordering::Relaxed);
+    let off = record::record(idx)
+        .result_off
+        .load(std::sync::atomic::Ordering::Relaxed);
     if off != 0 {
         shm::free(off);
     }
@@ -409,7 +449,11 @@ impl<R> Drop for Handle<R> {
                 let _ = sys::wait_pid(pid);
                 discard(idx);
             };
-            if std::thread::Builder::new().name("csp-reaper".into()).spawn(reaper).is_err() {
+            if std::thread::Builder::new()
+                .name("csp-reaper".into())
+                .spawn(reaper)
+                .is_err()
+            {
                 // No thread to be had: the zombie is reaped by whoever reaps us.
             }
         }

@@ -8,8 +8,8 @@
 use crate::shm::{self, Arena, PROC_TABLE_OFF};
 use crate::sys::{LockState, RobustMutex};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
 
 pub(crate) const FREE: u32 = 0;
 pub(crate) const STARTING: u32 = 1;
@@ -17,6 +17,9 @@ pub(crate) const RUNNING: u32 = 2;
 pub(crate) const EXITED: u32 = 3;
 pub(crate) const DEAD: u32 = 4;
 pub(crate) const ROOT: u32 = 5;
+/// Dead, and someone is releasing what it held: the record must not be
+/// freed until that is done (it then becomes `DEAD`).
+pub(crate) const DYING: u32 = 6;
 
 pub(crate) const RESULT_NONE: u32 = 0;
 pub(crate) const RESULT_OK: u32 = 1;
@@ -51,14 +54,11 @@ pub(crate) struct Record {
 }
 
 impl Record {
-    /// The inline result buffer.
-    ///
-    /// # Safety
-    /// Only the record's process writes it, before it publishes
-    /// `result_kind`; only its parent reads it, after reaping the process.
-    pub(crate) unsafe fn inline_result(&self) -> &mut [u8; RESULT_INLINE] {
-        // SAFETY: forwarded to the caller: no concurrent access.
-        unsafe { &mut *self.result_inline.get() }
+    /// The inline result buffer. Only the record's process writes it,
+    /// before it publishes `result_kind`; only its parent reads it, after
+    /// reaping the process.
+    pub(crate) fn inline_result(&self) -> *mut [u8; RESULT_INLINE] {
+        self.result_inline.get()
     }
 }
 
@@ -75,8 +75,10 @@ struct Entry {
 /// counts and how to release what a process held.
 struct Hooks {
     retain: fn(obj: u64, counts: [u32; COUNTERS]),
-    release_dead: fn(obj: u64, counts: [u32; COUNTERS]),
-    release_exit: fn(obj: u64, counts: [u32; COUNTERS]),
+    /// Release what a process held of `obj`: `take` empties its ledger line
+    /// and must be called under the object's own lock (see `channel::core`).
+    release_dead: fn(obj: u64, take: &dyn Fn() -> [u32; COUNTERS]),
+    release_exit: fn(obj: u64, take: &dyn Fn() -> [u32; COUNTERS]),
 }
 
 fn hooks() -> Option<&'static Hooks> {
@@ -119,7 +121,9 @@ pub(crate) fn alloc_record() -> Option<u32> {
     for i in 1..MAX_PROCS {
         let r = record(i);
         if r.state.load(Relaxed) == FREE
-            && r.state.compare_exchange(FREE, STARTING, Acquire, Relaxed).is_ok()
+            && r.state
+                .compare_exchange(FREE, STARTING, Acquire, Relaxed)
+                .is_ok()
         {
             // SAFETY: we own this record now (CAS from FREE); nobody else
             // touches its mutex until it is RUNNING.
@@ -146,6 +150,9 @@ pub(crate) fn free_record(idx: u32) {
     if off != 0 {
         shm::free(off);
     }
+    // A sweep that sees the next incarnation STARTING must not read this
+    // one's pid (released with FREE below, acquired through the claim).
+    r.pid.store(0, Relaxed);
     r.state.store(FREE, Release);
 }
 
@@ -172,7 +179,9 @@ fn local() -> &'static LocalIndex {
     for i in 0..len {
         map.insert(entry(base, i).obj.load(Relaxed), i);
     }
-    let fresh = Box::into_raw(Box::new(LocalIndex { map: Mutex::new(map) }));
+    let fresh = Box::into_raw(Box::new(LocalIndex {
+        map: Mutex::new(map),
+    }));
     match LOCAL.compare_exchange(std::ptr::null_mut(), fresh, AcqRel, Acquire) {
         Ok(_) => {
             // SAFETY: just leaked above, never freed.
@@ -230,7 +239,9 @@ fn append(r: &Record, obj: u64) -> u32 {
             shm::free(old);
         }
     }
-    let base = shm::mapped().ptr(r.ledger_off.load(Relaxed)).cast::<Entry>();
+    let base = shm::mapped()
+        .ptr(r.ledger_off.load(Relaxed))
+        .cast::<Entry>();
     let e = entry(base, len);
     e.obj.store(obj, Relaxed);
     for c in &e.counts {
@@ -262,7 +273,9 @@ pub fn ledger_add(obj: u64, which: usize, n: u32) {
 pub fn ledger_sub(obj: u64, which: usize) -> bool {
     let r = record(me());
     let map = local().map.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(&i) = map.get(&obj) else { return false };
+    let Some(&i) = map.get(&obj) else {
+        return false;
+    };
     let (base, _) = entries(r);
     let c = &entry(base, i).counts[which];
     let mut cur = c.load(Relaxed);
@@ -346,20 +359,24 @@ pub(crate) fn become_child(idx: u32) {
     r.state.store(RUNNING, Release);
 }
 
-/// Drains a record's ledger, calling `f` on every non-zero line.
-fn drain(r: &Record, f: impl Fn(u64, [u32; COUNTERS])) {
+/// Drains a record's ledger, calling `f` on every non-zero line with a
+/// function that empties the line (which `f` calls under the object's
+/// lock, so the line and the object's counts change together).
+fn drain(r: &Record, f: fn(u64, &dyn Fn() -> [u32; COUNTERS])) {
     let (base, len) = entries(r);
     for i in 0..len {
         let e = entry(base, i);
-        let mut counts = [0; COUNTERS];
-        let mut any = false;
-        for (k, c) in e.counts.iter().enumerate() {
-            counts[k] = c.swap(0, AcqRel);
-            any |= counts[k] != 0;
+        if e.counts.iter().all(|c| c.load(Acquire) == 0) {
+            continue;
         }
-        if any {
-            f(e.obj.load(Relaxed), counts);
-        }
+        let take = || {
+            let mut counts = [0; COUNTERS];
+            for (k, c) in e.counts.iter().enumerate() {
+                counts[k] = c.swap(0, AcqRel);
+            }
+            counts
+        };
+        f(e.obj.load(Relaxed), &take);
     }
 }
 
@@ -388,16 +405,56 @@ pub(crate) fn abandon(idx: u32) {
 /// Marks record `idx` dead if it was live, releasing what it held. Called by
 /// the parent after reaping an abnormal exit, and by sweeps.
 pub(crate) fn mark_dead(idx: u32) -> bool {
+    mark_dead_from(idx, &[RUNNING, STARTING])
+}
+
+/// [`mark_dead`] from one of the states `from` only. Whoever moves the
+/// record to `DYING` releases its ledger, then marks it `DEAD`; anyone else
+/// who finds it `DYING` waits for that, so the parent never frees a record
+/// (and its ledger) that a sweep is still releasing.
+fn mark_dead_from(idx: u32, from: &[u32]) -> bool {
     let r = record(idx);
-    for from in [RUNNING, STARTING] {
-        if r.state.compare_exchange(from, DEAD, AcqRel, Relaxed).is_ok() {
-            if let Some(h) = hooks() {
-                drain(r, h.release_dead);
+    loop {
+        for &f in from {
+            if r.state.compare_exchange(f, DYING, AcqRel, Relaxed).is_ok() {
+                if let Some(h) = hooks() {
+                    drain(r, h.release_dead);
+                }
+                r.state.store(DEAD, Release);
+                return true;
             }
-            return true;
         }
+        if r.state.load(Acquire) != DYING {
+            return false;
+        }
+        std::thread::yield_now();
     }
-    false
+}
+
+/// For a sweep: marks record `idx` dead if it is still the `STARTING`
+/// record of process `pid`, which has ended without ever running (killed
+/// between fork and taking its life lock, so only the OS can tell).
+fn mark_dead_starting(idx: u32, pid: i32) -> bool {
+    let r = record(idx);
+    if r.state
+        .compare_exchange(STARTING, DYING, AcqRel, Relaxed)
+        .is_err()
+    {
+        return false;
+    }
+    // The record may have been freed and claimed again between our reading
+    // its pid and the claim above: a fresh claim has another pid (0 until
+    // its parent stores it; `free_record` clears it before `FREE`).
+    if r.pid.load(Acquire) != pid {
+        // Not ours: give it back, unless its process has moved on already.
+        let _ = r.state.compare_exchange(DYING, STARTING, AcqRel, Relaxed);
+        return false;
+    }
+    if let Some(h) = hooks() {
+        drain(r, h.release_dead);
+    }
+    r.state.store(DEAD, Release);
+    true
 }
 
 /// Bits of a process tag (see [`my_tag`]).
@@ -423,8 +480,7 @@ pub(crate) fn tag_gone(tag: u64) -> bool {
         sweep();
     }
     let state = r.state.load(Acquire);
-    (r.incarnation.load(Acquire) & INC_MASK) != inc
-        || matches!(state, FREE | EXITED | DEAD)
+    (r.incarnation.load(Acquire) & INC_MASK) != inc || matches!(state, FREE | EXITED | DEAD | DYING)
 }
 
 /// Looks for processes of the tree that died without anyone noticing
@@ -436,13 +492,24 @@ pub fn sweep() -> bool {
     let mut found = false;
     for i in 1..hwm {
         let r = record(i);
-        if r.state.load(Acquire) != RUNNING {
+        let state = r.state.load(Acquire);
+        if state == STARTING {
+            // Forked but not yet holding its life lock: a process killed in
+            // that window is noticed only through the OS. (A pid of 0: not
+            // forked yet, or the parent has not stored it yet.)
+            let pid = r.pid.load(Acquire);
+            if pid > 0 && crate::sys::process_ended(pid) {
+                found |= mark_dead_starting(i, pid);
+            }
+            continue;
+        }
+        if state != RUNNING {
             continue;
         }
         match r.life.try_lock() {
             None => {} // held: alive
             Some(LockState::OwnerDied) => {
-                found |= mark_dead(i);
+                found |= mark_dead_from(i, &[RUNNING]);
                 // SAFETY: try_lock succeeded, we hold it.
                 unsafe { r.life.unlock() };
             }

@@ -64,7 +64,9 @@ fn bump(total: u64, align: u64) -> Result<u64, ArenaError> {
     let mut cur = h.bump.load(Relaxed);
     loop {
         let start = cur.div_ceil(align) * align;
-        let end = start.checked_add(total).ok_or(ArenaError::Exhausted(total))?;
+        let end = start
+            .checked_add(total)
+            .ok_or(ArenaError::Exhausted(total))?;
         if end > a.size() {
             return Err(ArenaError::Exhausted(total));
         }
@@ -126,7 +128,10 @@ pub fn alloc(len: u64) -> Result<Block, ArenaError> {
     };
     let cap = hdr(block_off).cap.load(Relaxed);
     h.in_use.fetch_add(cap, Relaxed);
-    Ok(Block { off: block_off + HDR, len: cap - HDR })
+    Ok(Block {
+        off: block_off + HDR,
+        len: cap - HDR,
+    })
 }
 
 /// Frees a block returned by [`alloc`].

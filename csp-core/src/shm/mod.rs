@@ -79,7 +79,10 @@ fn configured_size() -> u64 {
         Some('K' | 'k') => (&s[..s.len() - 1], 1u64 << 10),
         _ => (s, 1),
     };
-    num.parse::<u64>().map(|n| n * mul).unwrap_or(DEFAULT_SIZE).max(HEAP_OFF * 2)
+    num.parse::<u64>()
+        .map(|n| n * mul)
+        .unwrap_or(DEFAULT_SIZE)
+        .max(HEAP_OFF * 2)
 }
 
 /// The arena of this process tree, mapping it on first use.
@@ -136,7 +139,9 @@ impl Arena {
 
     /// Bytes currently allocated.
     pub fn in_use(&self) -> u64 {
-        self.header().in_use.load(std::sync::atomic::Ordering::Relaxed)
+        self.header()
+            .in_use
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A reference to a `T` at `off`.
@@ -150,6 +155,8 @@ impl Arena {
     }
 
     pub(crate) fn next_generation(&self) -> u64 {
-        self.header().next_gen.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        self.header()
+            .next_gen
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 }

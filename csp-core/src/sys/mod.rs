@@ -97,7 +97,16 @@ pub unsafe fn fork() -> io::Result<Forked> {
 /// lazy symbol lookup and a copy-on-write fault of the GOT in *every* child.
 pub fn die_with_parent(parent_pid: i32) {
     // SAFETY: prctl with PR_SET_PDEATHSIG and a valid signal number.
-    unsafe { libc::syscall(libc::SYS_prctl, libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    unsafe {
+        libc::syscall(
+            libc::SYS_prctl,
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL,
+            0,
+            0,
+            0,
+        )
+    };
     // SAFETY: getppid has no preconditions.
     if unsafe { libc::syscall(libc::SYS_getppid) } as i32 != parent_pid {
         exit_now(111);
@@ -200,7 +209,11 @@ pub fn wait_pid_timeout(pid: i32, timeout: Duration) -> io::Result<Option<ExitSt
     let deadline = Instant::now() + timeout;
     let result = loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         let ms = left.as_millis().min(i32::MAX as u128) as i32;
         // SAFETY: one valid pollfd.
         let r = unsafe { libc::poll(&mut pfd, 1, if left.is_zero() { 0 } else { ms.max(1) }) };
@@ -226,7 +239,11 @@ pub fn wait_pid_timeout(pid: i32, timeout: Duration) -> io::Result<Option<ExitSt
 /// Sends `sig` to `pid`.
 pub fn send_signal(pid: i32, sig: i32) -> io::Result<()> {
     // SAFETY: kill with a pid and a valid signal number.
-    if unsafe { libc::kill(pid, sig) } == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if unsafe { libc::kill(pid, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 pub const SIGKILL: i32 = libc::SIGKILL;
@@ -268,8 +285,6 @@ pub fn process_ended(pid: i32) -> bool {
             Some(i) => matches!(stat.get(i + 2), Some(b'Z' | b'X')),
             None => false,
         },
-        Err(e) => {
-            e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH)
-        }
+        Err(e) => e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH),
     }
 }

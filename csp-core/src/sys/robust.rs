@@ -74,7 +74,10 @@ impl RobustMutex {
             return Some(s);
         }
         // pthread_mutex_timedlock takes an absolute CLOCK_REALTIME deadline.
-        let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: clock_gettime writes one timespec into a valid local.
         unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
         let secs = i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX / 2);
@@ -87,7 +90,10 @@ impl RobustMutex {
             nsec -= 1_000_000_000;
             sec = sec.saturating_add(1);
         }
-        let abs = libc::timespec { tv_sec: sec as libc::time_t, tv_nsec: nsec as libc::c_long };
+        let abs = libc::timespec {
+            tv_sec: sec as libc::time_t,
+            tv_nsec: nsec as libc::c_long,
+        };
         // SAFETY: the mutex was initialised by `init` and never moves; `abs`
         // is a valid, normalised timespec.
         let r = unsafe { libc::pthread_mutex_timedlock(self.ptr(), &abs) };

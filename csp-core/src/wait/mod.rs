@@ -91,5 +91,9 @@ impl Event {
 
 /// A deadline `d` from now (`None` for no timeout).
 pub fn deadline(d: Option<Duration>) -> Option<Instant> {
-    d.map(|d| Instant::now().checked_add(d).unwrap_or_else(|| Instant::now() + Duration::from_secs(86400 * 365)))
+    d.map(|d| {
+        Instant::now()
+            .checked_add(d)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86400 * 365))
+    })
 }
