@@ -55,7 +55,8 @@ pub(crate) struct Chan {
     /// Writers wait here for room, or for their rendezvous to be taken.
     pub writable: Event,
     /// Arena offsets of the [`Event`]s of alternations waiting on this
-    /// channel (0 = free).
+    /// channel (0 = free). Each is the first field of an alternation's
+    /// `alt::cell::Cell`, which is never freed.
     pub alts: [AtomicU64; ALT_SLOTS],
 }
 
@@ -64,6 +65,8 @@ const _: () = assert!(std::mem::size_of::<Chan>() as u64 <= HEADER_SIZE);
 #[repr(C)]
 pub(crate) struct Slot {
     /// Sequence word of the lock-free ring (buffered channels; see `ring.rs`).
+    /// In a rendezvous: 0 for a plain message, or the tag of an
+    /// alternation's offer (see `alt/README.md`).
     pub seq: AtomicU64,
     /// Arena offset of a heap block holding the message, or 0 if inline.
     pub heap: AtomicU64,
@@ -125,7 +128,7 @@ pub(crate) fn chan(off: u64) -> &'static Chan {
 pub(crate) fn valid(off: u64, generation: u64) -> bool {
     let Ok(a) = shm::arena() else { return false };
     off >= shm::HEAP_OFF
-        && off % 64 == 0
+        && off.is_multiple_of(64)
         && off.saturating_add(HEADER_SIZE) <= a.size()
         && generation != 0
         && chan(off).generation.load(Acquire) == generation
@@ -175,7 +178,9 @@ pub(crate) fn notify_alts(c: &Chan) {
 
 /// Registers an alternation's event; false if every slot is taken.
 pub(crate) fn register_alt(c: &Chan, ev: u64) -> bool {
-    c.alts.iter().any(|a| a.compare_exchange(0, ev, AcqRel, Relaxed).is_ok())
+    c.alts
+        .iter()
+        .any(|a| a.compare_exchange(0, ev, AcqRel, Relaxed).is_ok())
 }
 
 pub(crate) fn unregister_alt(c: &Chan, ev: u64) {
@@ -231,13 +236,35 @@ fn wait(off: u64, ev: &Event, observed: u32, how: Block_) -> Result<(), ChannelE
             Woken::TimedOut => Err(ChannelError::Timeout),
             Woken::Slice => {
                 record::sweep();
-                let c = chan(off);
-                if c.rendezvous.load(Relaxed) == 0 && super::ring::stuck_on_dead(c, off) {
-                    poison(off);
-                }
+                slice_checks(off);
                 Ok(())
             }
         },
+    }
+}
+
+/// What a waiter on channel `off` checks after a quiet slice (besides the
+/// sweep): a ring slot left half-done by a dead process (which poisons the
+/// channel), a lock whose holder died (poisons too), or a rendezvous offer
+/// left by a dead alternation (withdrawn).
+pub(crate) fn slice_checks(off: u64) {
+    let c = chan(off);
+    // A process that died holding the lock (half way through changing
+    // counts, see `sub_locked`) poisons the channel. Rendezvous operations
+    // find that out when they lock; ring operations never lock, so look.
+    if let Some(state) = c.lock.try_lock() {
+        // SAFETY: try_lock succeeded: this thread holds the lock.
+        unsafe { c.lock.unlock() };
+        if state == LockState::OwnerDied {
+            poison(off);
+        }
+    }
+    if c.rendezvous.load(Relaxed) == 0 {
+        if super::ring::stuck_on_dead(c, off) {
+            poison(off);
+        }
+    } else {
+        crate::alt::offer::reap_dead(off);
     }
 }
 
@@ -480,6 +507,20 @@ pub(crate) enum Taken {
 /// `read_waiting` (under the lock, so a writer that puts afterwards sees it)
 /// and must call [`unregister_reader`] when it stops waiting.
 pub(crate) fn try_take(off: u64, register: bool) -> Result<Taken, (ChannelError, Option<u32>)> {
+    try_take_with(off, register, None)
+}
+
+/// [`try_take`], for a rendezvous with a say in taking the message: `claim`
+/// is called under the lock with the slot's offer tag (0 for a plain
+/// message; see `alt/README.md`) and the message is taken only if it
+/// returns true; otherwise the slot counts as empty. Without `claim`, a
+/// plain message is taken and an alternation's offer only if
+/// [`crate::alt::offer::accept`] wins it. Buffered channels ignore `claim`.
+pub(crate) fn try_take_with(
+    off: u64,
+    register: bool,
+    claim: Option<&mut dyn FnMut(u64) -> bool>,
+) -> Result<Taken, (ChannelError, Option<u32>)> {
     let c = chan(off);
     if c.rendezvous.load(Relaxed) == 0 {
         return ring_take(c, off, register);
@@ -489,14 +530,28 @@ pub(crate) fn try_take(off: u64, register: bool) -> Result<Taken, (ChannelError,
         return Err((ChannelError::Poisoned, None));
     }
     let (head, tail) = (c.head.load(Relaxed), c.tail.load(Relaxed));
-    if tail == head {
+    // The slot's offer tag: non-zero only for an alternation's offer.
+    let tag = if tail == head {
+        0
+    } else {
+        slot(off, head).seq.load(Relaxed)
+    };
+    // A reader that backs off from a busy offer must not miss the wake-up
+    // its owner sends once the offer is free again: observe before trying.
+    let early = (tag != 0).then(|| c.readable.observe());
+    let ready = tail != head
+        && match claim {
+            Some(f) => f(tag),
+            None => tag == 0 || crate::alt::offer::accept(off, tag),
+        };
+    if !ready {
         if let Some(e) = read_error(c) {
             return Err((e, None));
         }
         if register {
             c.read_waiting.fetch_add(1, SeqCst);
         }
-        let obs = c.readable.observe();
+        let obs = early.unwrap_or_else(|| c.readable.observe());
         drop(g);
         return Err((ChannelError::WouldBlock, Some(obs)));
     }
@@ -512,6 +567,9 @@ pub(crate) fn try_take(off: u64, register: bool) -> Result<Taken, (ChannelError,
     } else {
         Taken::Heap(heap, n)
     };
+    if tag != 0 {
+        s.seq.store(0, Relaxed);
+    }
     c.head.store(head + 1, Release);
     drop(g);
     if c.write_waiting.load(SeqCst) != 0 {
@@ -575,19 +633,39 @@ fn sub(off: u64, which: usize, n: u32, lost: bool) {
         return;
     }
     let c = chan(off);
-    let prev = c.counts[which].fetch_sub(n, SeqCst);
-    if prev == n && which != HANDLES {
-        let f = side_flag(which, lost);
-        {
-            let _g = lock(c);
-            c.flags.fetch_or(f, SeqCst);
-        }
+    let zeroed = {
+        let _g = lock(c);
+        sub_locked(c, which, n, lost)
+    };
+    if zeroed {
         notify_all(c);
     }
     unref(off, n);
 }
 
+/// The count part of [`sub`], under the channel lock; true if the side's
+/// count reached zero (the caller then wakes everyone).
+///
+/// Counts change under the lock together with the ledger line that backs
+/// them: a process killed in between dies holding the lock, which poisons
+/// the channel (loudly) instead of leaving a count that no ledger backs
+/// and nobody will ever release (which would hang the other side).
+fn sub_locked(c: &Chan, which: usize, n: u32, lost: bool) -> bool {
+    if n == 0 {
+        return false;
+    }
+    let prev = c.counts[which].fetch_sub(n, SeqCst);
+    let zeroed = prev == n && which != HANDLES;
+    if zeroed {
+        c.flags.fetch_or(side_flag(which, lost), SeqCst);
+    }
+    zeroed
+}
+
 fn unref(off: u64, n: u32) {
+    if n == 0 {
+        return;
+    }
     let c = chan(off);
     if c.refs.fetch_sub(n, AcqRel) == n {
         destroy(off);
@@ -616,19 +694,33 @@ fn destroy(off: u64) {
     shm::free(off);
 }
 
-/// A new end or handle in this process.
+/// A new end or handle in this process. The count and the ledger line
+/// change together under the channel lock (see [`sub_locked`]).
 pub(crate) fn add_local(off: u64, which: usize) {
     let c = chan(off);
+    let _g = lock(c);
     c.refs.fetch_add(1, AcqRel);
     c.counts[which].fetch_add(1, SeqCst);
     record::ledger_add(off, which, 1);
 }
 
-/// An end or handle of this process goes away (drop or retire).
+/// An end or handle of this process goes away (drop or retire). The ledger
+/// line and the count change together under the channel lock.
 pub(crate) fn release_local(off: u64, which: usize) {
-    if record::ledger_sub(off, which) {
-        sub(off, which, 1, false);
+    let c = chan(off);
+    let zeroed = {
+        let _g = lock(c);
+        if !record::ledger_sub(off, which) {
+            return;
+        }
+        sub_locked(c, which, 1, false)
+    };
+    if zeroed {
+        notify_all(c);
     }
+    // A process killed here leaves `refs` one too high: the channel's
+    // memory leaks, nobody hangs.
+    unref(off, 1);
 }
 
 /// An end is put in a message: it stays counted until decoded.
@@ -658,18 +750,33 @@ pub fn retain_counts(off: u64, counts: [u32; COUNTERS]) {
     }
 }
 
-/// Ledger hook: counts held by a process that died.
-pub fn release_dead(off: u64, counts: [u32; COUNTERS]) {
-    chan(off).dead_holders.fetch_add(1, SeqCst);
-    notify_all(chan(off));
-    for (k, n) in counts.iter().enumerate() {
-        sub(off, k, *n, true);
-    }
+/// Ledger hook: the counts held by a process that died. `take` empties its
+/// ledger line; it runs under the channel lock, so a releaser killed half
+/// way poisons the channel instead of losing the counts.
+pub fn release_dead(off: u64, take: &dyn Fn() -> [u32; COUNTERS]) {
+    release(off, take, true);
 }
 
-/// Ledger hook: counts still held by a process that exited normally.
-pub fn release_exit(off: u64, counts: [u32; COUNTERS]) {
-    for (k, n) in counts.iter().enumerate() {
-        sub(off, k, *n, false);
-    }
+/// Ledger hook: the counts still held by a process that exited normally
+/// (`take` as for [`release_dead`]).
+pub fn release_exit(off: u64, take: &dyn Fn() -> [u32; COUNTERS]) {
+    release(off, take, false);
+}
+
+fn release(off: u64, take: &dyn Fn() -> [u32; COUNTERS], lost: bool) {
+    let c = chan(off);
+    let total = {
+        let _g = lock(c);
+        let counts = take();
+        if lost {
+            c.dead_holders.fetch_add(1, SeqCst);
+        }
+        for (k, n) in counts.iter().enumerate() {
+            sub_locked(c, k, *n, lost);
+        }
+        counts.iter().sum::<u32>()
+    };
+    // A death moves `dead_holders`: wake everyone even if no side emptied.
+    notify_all(c);
+    unref(off, total);
 }

@@ -96,19 +96,33 @@ impl<T: Serialize + DeserializeOwned> Channel<T> {
     pub fn try_buffered(n: usize) -> Result<Self, ChannelError> {
         let n = u32::try_from(n).map_err(|_| shm::ArenaError::Exhausted(u64::MAX))?;
         let (off, generation) = core::create(n)?;
-        Ok(Channel { off, generation, _t: PhantomData })
+        Ok(Channel {
+            off,
+            generation,
+            _t: PhantomData,
+        })
     }
 
     /// A new reading end.
     pub fn reader(&self) -> Reader<T> {
         core::add_local(self.off, READERS);
-        Reader { off: self.off, generation: self.generation, retired: AtomicBool::new(false), _t: PhantomData }
+        Reader {
+            off: self.off,
+            generation: self.generation,
+            retired: AtomicBool::new(false),
+            _t: PhantomData,
+        }
     }
 
     /// A new writing end.
     pub fn writer(&self) -> Writer<T> {
         core::add_local(self.off, WRITERS);
-        Writer { off: self.off, generation: self.generation, retired: AtomicBool::new(false), _t: PhantomData }
+        Writer {
+            off: self.off,
+            generation: self.generation,
+            retired: AtomicBool::new(false),
+            _t: PhantomData,
+        }
     }
 
     /// Poisons the channel: every end, now and later, gets `Poisoned`.
@@ -139,7 +153,11 @@ impl<T> Channel<T> {
 impl<T> Clone for Channel<T> {
     fn clone(&self) -> Self {
         core::add_local(self.off, HANDLES);
-        Channel { off: self.off, generation: self.generation, _t: PhantomData }
+        Channel {
+            off: self.off,
+            generation: self.generation,
+            _t: PhantomData,
+        }
     }
 }
 
@@ -237,7 +255,12 @@ macro_rules! end_common {
                     return Err(serde::de::Error::custom("not a live channel end"));
                 }
                 core::adopt_transit(off, $which);
-                Ok($End { off, generation, retired: AtomicBool::new(false), _t: PhantomData })
+                Ok($End {
+                    off,
+                    generation,
+                    retired: AtomicBool::new(false),
+                    _t: PhantomData,
+                })
             }
         }
     };
@@ -269,7 +292,11 @@ impl<'de, T> Deserialize<'de> for Channel<T> {
             return Err(serde::de::Error::custom("not a live channel"));
         }
         core::adopt_transit(off, HANDLES);
-        Ok(Channel { off, generation, _t: PhantomData })
+        Ok(Channel {
+            off,
+            generation,
+            _t: PhantomData,
+        })
     }
 }
 
@@ -278,7 +305,7 @@ impl<'de, T> Deserialize<'de> for Channel<T> {
 const TRY_GRACE: Duration = Duration::from_millis(100);
 
 impl<T: Serialize> Writer<T> {
-    fn encode(&self, value: &T) -> Result<(Payload, codec::Sent), ChannelError> {
+    pub(crate) fn encode(&self, value: &T) -> Result<(Payload, codec::Sent), ChannelError> {
         let n = codec::encoded_size(value)?;
         if n <= INLINE {
             let mut buf = [0u8; INLINE];
