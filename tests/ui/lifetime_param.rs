@@ -1,8 +1,9 @@
 use csp::prelude::*;
+use std::borrow::Cow;
 
 #[process]
-fn keep<'a>(v: Vec<u8>, _tag: std::marker::PhantomData<&'a ()>) -> usize {
-    v.len()
+fn greet<'a>(name: Cow<'a, str>) -> String {
+    format!("hello, {name}")
 }
 
 fn main() {}

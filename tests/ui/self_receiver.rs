@@ -9,4 +9,7 @@ impl Worker {
     }
 }
 
-fn main() {}
+fn main() {
+    // The stub keeps the method: no follow-on error here.
+    let _p: Process<u64> = Worker.run(1);
+}

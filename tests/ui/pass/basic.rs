@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 use csp::prelude::*;
 use serde::{Deserialize, Serialize};
 

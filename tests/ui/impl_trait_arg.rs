@@ -1,8 +1,0 @@
-use csp::prelude::*;
-
-#[process]
-fn apply(f: impl Fn(u64) -> u64) -> u64 {
-    f(1)
-}
-
-fn main() {}

@@ -1,0 +1,8 @@
+use csp::prelude::*;
+
+trait Job {
+    #[process]
+    fn run(n: u64) -> u64;
+}
+
+fn main() {}
