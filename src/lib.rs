@@ -102,12 +102,28 @@ pub use csp_core::{
 };
 pub use csp_macros::process;
 
+pub use csp_core::alt::{Alt, Fair, Select, Selected};
+/// Alternation: the `alt` module and the [`alt!`], [`pri_alt!`] and
+/// [`fair_alt!`] macros.
+pub use csp_core::{alt, fair_alt, pri_alt};
+
+/// Event, Barrier, Condition, Lock, RLock and semaphores across processes.
+pub use csp_core::sync;
+pub use csp_core::sync::{
+    Barrier, BoundedSemaphore, Condition, Event, Lock, LockError, RLock, Semaphore, SyncError,
+};
+
+/// Python's `multiprocessing` toolkit: Queue, Pipe, Value and Array.
+pub use csp_core::mp;
+pub use csp_core::mp::{Array, AtomicValue, JoinableQueue, Queue, Value, pipe, pipe_oneway};
+
 /// Everything a network needs: `use csp::prelude::*;`.
 pub mod prelude {
     pub use crate::{Parallel, Sequence, Spawn};
+    pub use csp_core::alt::{Alt, Select};
     pub use csp_core::{
-        Channel, ChannelError, Error, Handle, Process, Reader, WriteError, Writer, parallel,
-        sequence,
+        Channel, ChannelError, Error, Handle, Process, Reader, WriteError, Writer, alt, fair_alt,
+        parallel, pri_alt, sequence,
     };
     pub use csp_macros::process;
 }
