@@ -421,15 +421,14 @@ fn decode_owned_text_cases(cases: Vec<Vec<u8>>) -> usize {
     cases.len()
 }
 
-/// KNOWN BUG (reported): bincode 2 decodes an owned `String` or byte
-/// buffer by allocating the length read from the input *before* checking
-/// that the input holds that many bytes, and our codec sets no limit; a
-/// corrupt or mismatched length prefix (2^40...) makes the allocation
-/// fail, which aborts the whole process instead of returning
-/// `ChannelError::Decode`. Run in a child process so the abort is seen as
-/// a failure: `cargo test --test fuzz -- --ignored`.
+/// Regression: bincode 2 decodes an owned `String` or byte buffer by
+/// allocating the length read from the input *before* checking that the
+/// input holds that many bytes; a corrupt or mismatched length prefix
+/// (2^40...) made the allocation fail, which aborted the whole process
+/// instead of returning `ChannelError::Decode`. The codec now sets a limit
+/// scaled to the message's size. Run in a child process so an abort is
+/// seen as a failure.
 #[test]
-#[ignore = "known bug: a corrupt length prefix aborts the decoding process (codec sets no bincode limit)"]
 fn owned_strings_and_bytes_never_abort() {
     let mut cases: Vec<Vec<u8>> = vec![
         vec![253, 0, 0, 0, 0, 0, 1, 0, 0], // String of 2^40 bytes, 0 given
@@ -451,6 +450,14 @@ fn owned_strings_and_bytes_never_abort() {
     match decode_owned_text_cases(cases).run() {
         Ok(done) => assert_eq!(done, n),
         Err(e) => panic!("decoding corrupt bytes killed the process: {e}"),
+    }
+    // The impossible lengths are refused with a decode error.
+    for bad in [
+        &[253u8, 0, 0, 0, 0, 0, 1, 0, 0][..],
+        &[253, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f],
+    ] {
+        assert!(decode::<String>(bad).is_err());
+        assert!(decode::<serde_bytes::ByteBuf>(bad).is_err());
     }
     // And a well-formed record still round-trips.
     let r = Rec {

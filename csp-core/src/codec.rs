@@ -155,12 +155,51 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
 }
 
 /// Decodes a `T` from `bytes`; every byte must be used.
+///
+/// bincode allocates an owned string or byte buffer for the length it reads
+/// *before* reading the bytes, so a corrupt length prefix (say 2^40) would
+/// make the allocation fail, which aborts the process. Bincode's limit stops
+/// that: it caps the bytes such buffers may claim in total. Through serde
+/// only those buffers claim (sequences and maps grow as they are read), and
+/// in a valid message they claim at most its length, so a limit of the
+/// message's length rounded up to the next power of 16 refuses every
+/// impossible length and never a valid message. The limit is a type
+/// parameter, hence one instantiation per size class.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
-    match bincode::serde::decode_from_slice::<T, _>(bytes, config()) {
+    use bincode::config::Configuration as C;
+    const KIB64: usize = 1 << 16;
+    const MIB: usize = 1 << 20;
+    const MIB16: usize = 1 << 24;
+    const MIB256: usize = 1 << 28;
+    const GIB4: u64 = 1 << 32;
+    const GIB64: u64 = 1 << 36;
+    let n = bytes.len();
+    match n as u64 {
+        x if x <= KIB64 as u64 => decode_with(bytes, config().with_limit::<KIB64>()),
+        x if x <= MIB as u64 => decode_with(bytes, config().with_limit::<MIB>()),
+        x if x <= MIB16 as u64 => decode_with(bytes, config().with_limit::<MIB16>()),
+        x if x <= MIB256 as u64 => decode_with(bytes, config().with_limit::<MIB256>()),
+        #[cfg(target_pointer_width = "64")]
+        x if x <= GIB4 => decode_with(bytes, config().with_limit::<{ GIB4 as usize }>()),
+        #[cfg(target_pointer_width = "64")]
+        x if x <= GIB64 => decode_with(bytes, config().with_limit::<{ GIB64 as usize }>()),
+        _ => decode_with::<T, C>(bytes, config()),
+    }
+}
+
+fn decode_with<T: DeserializeOwned, C: bincode::config::Config>(
+    bytes: &[u8],
+    config: C,
+) -> Result<T, CodecError> {
+    match bincode::serde::decode_from_slice::<T, _>(bytes, config) {
         Ok((v, n)) if n == bytes.len() => Ok(v),
         Ok((_, n)) => Err(CodecError::Decode(format!(
             "{} trailing bytes after the message (the reader's type does not match the writer's)",
             bytes.len() - n
+        ))),
+        Err(bincode::error::DecodeError::LimitExceeded) => Err(CodecError::Decode(format!(
+            "a length in the message exceeds the message's own size ({} bytes): corrupt, or the reader's type does not match the writer's",
+            bytes.len()
         ))),
         Err(e) => Err(CodecError::Decode(e.to_string())),
     }
