@@ -159,30 +159,27 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
 /// bincode allocates an owned string or byte buffer for the length it reads
 /// *before* reading the bytes, so a corrupt length prefix (say 2^40) would
 /// make the allocation fail, which aborts the process. Bincode's limit stops
-/// that: it caps the bytes such buffers may claim in total. Through serde
-/// only those buffers claim (sequences and maps grow as they are read), and
-/// in a valid message they claim at most its length, so a limit of the
-/// message's length rounded up to the next power of 16 refuses every
-/// impossible length and never a valid message. The limit is a type
-/// parameter, hence one instantiation per size class.
+/// that: it caps the memory a decode may claim in total. A buffer claims its
+/// length and consumes as many bytes; a primitive claims its size in memory
+/// (at most 16 bytes) and consumes at least one byte, or none for `()`,
+/// which claims nothing; sequences and maps claim nothing themselves (serde
+/// grows them as it reads). So a valid message of `n` bytes claims at most
+/// `16 n`, and the limit is the first power of 16 at or above that: every
+/// valid message decodes, and a corrupt one can ask for at most `256 n`
+/// bytes. The limit is a type parameter, hence one instantiation per class.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     use bincode::config::Configuration as C;
-    const KIB64: usize = 1 << 16;
-    const MIB: usize = 1 << 20;
-    const MIB16: usize = 1 << 24;
-    const MIB256: usize = 1 << 28;
-    const GIB4: u64 = 1 << 32;
-    const GIB64: u64 = 1 << 36;
-    let n = bytes.len();
-    match n as u64 {
-        x if x <= KIB64 as u64 => decode_with(bytes, config().with_limit::<KIB64>()),
-        x if x <= MIB as u64 => decode_with(bytes, config().with_limit::<MIB>()),
-        x if x <= MIB16 as u64 => decode_with(bytes, config().with_limit::<MIB16>()),
-        x if x <= MIB256 as u64 => decode_with(bytes, config().with_limit::<MIB256>()),
+    let need = (bytes.len() as u64).saturating_mul(16);
+    match need {
+        x if x <= 1 << 20 => decode_with(bytes, config().with_limit::<{ 1 << 20 }>()),
+        x if x <= 1 << 24 => decode_with(bytes, config().with_limit::<{ 1 << 24 }>()),
+        x if x <= 1 << 28 => decode_with(bytes, config().with_limit::<{ 1 << 28 }>()),
         #[cfg(target_pointer_width = "64")]
-        x if x <= GIB4 => decode_with(bytes, config().with_limit::<{ GIB4 as usize }>()),
+        x if x <= 1 << 32 => decode_with(bytes, config().with_limit::<{ 1 << 32 }>()),
         #[cfg(target_pointer_width = "64")]
-        x if x <= GIB64 => decode_with(bytes, config().with_limit::<{ GIB64 as usize }>()),
+        x if x <= 1 << 36 => decode_with(bytes, config().with_limit::<{ 1 << 36 }>()),
+        #[cfg(target_pointer_width = "64")]
+        x if x <= 1 << 40 => decode_with(bytes, config().with_limit::<{ 1 << 40 }>()),
         _ => decode_with::<T, C>(bytes, config()),
     }
 }
@@ -198,7 +195,7 @@ fn decode_with<T: DeserializeOwned, C: bincode::config::Config>(
             bytes.len() - n
         ))),
         Err(bincode::error::DecodeError::LimitExceeded) => Err(CodecError::Decode(format!(
-            "a length in the message exceeds the message's own size ({} bytes): corrupt, or the reader's type does not match the writer's",
+            "the message ({} bytes) claims more memory than it can hold: corrupt, or the reader's type does not match the writer's",
             bytes.len()
         ))),
         Err(e) => Err(CodecError::Decode(e.to_string())),
@@ -244,4 +241,41 @@ pub(crate) fn decode_from_arena<T: DeserializeOwned>(off: u64, len: u64) -> Resu
     // ended; nobody else touches it until we free it.
     let bytes = unsafe { std::slice::from_raw_parts(a.ptr(off), len as usize) };
     decode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(v: T) {
+        let n = encoded_size(&v).unwrap();
+        let mut buf = vec![0u8; n];
+        bincode::serde::encode_into_slice(&v, &mut buf, config()).unwrap();
+        assert_eq!(decode::<T>(&buf).unwrap(), v);
+    }
+
+    #[test]
+    fn the_limit_never_refuses_a_valid_message() {
+        // The worst claim-to-byte ratios: 16 bytes of memory per encoded
+        // byte (u128 zeros), 4 per byte (chars, enum tags).
+        round_trip(vec![0u128; 100_000]);
+        round_trip(vec![0i128; 10]);
+        round_trip("a".repeat(70_000).chars().collect::<Vec<char>>());
+        round_trip(vec![Some(()); 1000]);
+        round_trip(vec![(); 1 << 20]);
+        round_trip(vec![String::new(); 100_000]);
+    }
+
+    #[test]
+    fn impossible_lengths_are_decode_errors() {
+        let huge = [253u8, 0, 0, 0, 0, 0, 1, 0, 0]; // length 2^40
+        assert!(matches!(
+            decode::<String>(&huge),
+            Err(CodecError::Decode(_))
+        ));
+        assert!(matches!(
+            decode::<Vec<u8>>(&huge),
+            Err(CodecError::Decode(_))
+        ));
+    }
 }
