@@ -315,6 +315,67 @@ fn children_die_with_their_parent() {
 }
 
 #[process]
+fn naps_then_answers(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms + 1
+}
+
+#[test]
+fn a_process_outlives_the_thread_that_spawned_it() {
+    // The kernel's parent-death signal fires when the *thread* that forked
+    // a child exits; the child must not take that for its parent's death.
+    let _wd = common::watchdog(
+        "a_process_outlives_the_thread_that_spawned_it",
+        Duration::from_secs(60),
+    );
+    let h = std::thread::spawn(|| {
+        let h = naps_then_answers(300).spawn().unwrap();
+        // Let the child start (and arm its parent-death signal) first.
+        std::thread::sleep(Duration::from_millis(100));
+        h
+    })
+    .join()
+    .unwrap();
+    assert_eq!(h.join().unwrap(), 301);
+}
+
+#[process]
+fn parent_of_sleeper_via_thread(report: Writer<i32>) {
+    let h = std::thread::spawn(|| {
+        let h = sleeper(60_000).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        h
+    })
+    .join()
+    .unwrap();
+    report.write(h.pid()).unwrap();
+    let _ = h.join();
+}
+
+#[test]
+fn children_spawned_from_an_ended_thread_still_die_with_their_parent() {
+    let _wd = common::watchdog(
+        "children_spawned_from_an_ended_thread_still_die_with_their_parent",
+        Duration::from_secs(60),
+    );
+    let ch = Channel::<i32>::buffered(1);
+    let middle = parent_of_sleeper_via_thread(ch.writer()).spawn().unwrap();
+    let grandchild = ch.reader().read().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(pid_exists(grandchild), "the grandchild died with a thread");
+    middle.kill().unwrap();
+    let _ = middle.join();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pid_exists(grandchild) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !pid_exists(grandchild),
+        "grandchild {grandchild} outlived its parent"
+    );
+}
+
+#[process]
 fn chatty(text: String) {
     // No newline, and no explicit flush: the runtime flushes at exit.
     print!("{text}");

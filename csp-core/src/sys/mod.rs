@@ -8,6 +8,7 @@ pub use futex::{futex_wait, futex_wake};
 pub use robust::{LockState, RobustMutex};
 
 use std::io;
+use std::sync::atomic::{AtomicI32, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 /// Creates an anonymous shared memory file of `size` bytes and maps it
@@ -89,33 +90,80 @@ pub unsafe fn fork() -> io::Result<Forked> {
     }
 }
 
-/// Makes the kernel send SIGKILL to this process when its parent thread
-/// exits, and exits at once if the parent is already gone.
+/// The pid of this process's csp parent (0 in the root process).
+static PARENT_PID: AtomicI32 = AtomicI32::new(0);
+/// The signal the kernel sends a child when its parent *thread* exits (see
+/// [`die_with_parent`]); 0 until [`prepare_for_children`] chose it.
+static PARENT_DEATH_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// The parent-death signal's handler: the kernel sends it when the thread
+/// that forked us exits, which is not always the death of our parent
+/// process (a thread of it may have spawned us and ended). Only if we now
+/// belong to another process (the parent process is gone) do we die.
+extern "C" fn on_parent_thread_exit(_sig: libc::c_int) {
+    // SAFETY: getppid, getpid and kill through syscall(2) are
+    // async-signal-safe and have no preconditions.
+    unsafe {
+        let parent = PARENT_PID.load(Relaxed);
+        if parent != 0 && libc::syscall(libc::SYS_getppid) as i32 != parent {
+            let me = libc::syscall(libc::SYS_getpid);
+            libc::syscall(libc::SYS_kill, me, libc::SIGKILL);
+        }
+    }
+}
+
+/// Makes this (child) process die by SIGKILL when its parent process dies,
+/// and exits at once if the parent is already gone.
+///
+/// `PR_SET_PDEATHSIG` fires when the parent *thread* exits, so a process
+/// spawned from a short-lived thread would die with that thread. Instead
+/// the kernel sends a real-time signal whose handler (installed by
+/// [`prepare_for_children`], inherited through fork) kills the process
+/// only if it was reparented away from its parent process. The signal is
+/// `SIGRTMAX - 2`; user code in a process must leave it alone.
 ///
 /// Child-side calls go through `syscall(2)`, which the parent has already
 /// bound: a libc function called for the first time in a fresh child costs a
 /// lazy symbol lookup and a copy-on-write fault of the GOT in *every* child.
 pub fn die_with_parent(parent_pid: i32) {
-    // SAFETY: prctl with PR_SET_PDEATHSIG and a valid signal number.
-    unsafe {
-        libc::syscall(
-            libc::SYS_prctl,
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL,
-            0,
-            0,
-            0,
-        )
+    PARENT_PID.store(parent_pid, Relaxed);
+    let sig = match PARENT_DEATH_SIGNAL.load(Relaxed) {
+        0 => libc::SIGKILL,
+        s => s,
     };
+    // SAFETY: prctl with PR_SET_PDEATHSIG and a valid signal number.
+    unsafe { libc::syscall(libc::SYS_prctl, libc::PR_SET_PDEATHSIG, sig, 0, 0, 0) };
     // SAFETY: getppid has no preconditions.
     if unsafe { libc::syscall(libc::SYS_getppid) } as i32 != parent_pid {
         exit_now(111);
     }
 }
 
-/// Binds, in the parent, the libc entry points that children use, so that
-/// no child pays for lazy binding (see [`die_with_parent`]).
+/// Prepares this process to spawn children: installs the parent-death
+/// handler once (see [`die_with_parent`]), and binds, in the parent, the
+/// libc entry points that children use, so that no child pays for lazy
+/// binding.
 pub fn prepare_for_children() {
+    if PARENT_DEATH_SIGNAL.load(Relaxed) == 0 {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let sig = libc::SIGRTMAX() - 2;
+            // SAFETY: a zeroed sigaction is valid; we fill in the handler,
+            // an empty mask and SA_RESTART (interrupted calls resume).
+            let ok = unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = on_parent_thread_exit as *const () as usize;
+                sa.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&mut sa.sa_mask);
+                libc::sigaction(sig, &sa, std::ptr::null_mut()) == 0
+            };
+            // Without the handler, fall back to plain SIGKILL (dies with
+            // the parent thread, never outlives the parent process).
+            if ok {
+                PARENT_DEATH_SIGNAL.store(sig, Relaxed);
+            }
+        });
+    }
     // SAFETY: getppid through syscall(2): no preconditions, no effect.
     unsafe { libc::syscall(libc::SYS_getppid) };
 }
