@@ -191,3 +191,25 @@ fn poison_is_immediate_and_sticky() {
     let late = ch.reader();
     assert_eq!(late.try_read(), Err(ChannelError::Poisoned));
 }
+
+#[test]
+fn the_clone_of_a_retired_end_is_retired() {
+    let ch = Channel::<u32>::buffered(4);
+    let (r, w) = (ch.reader(), ch.writer());
+    drop(ch);
+    r.retire();
+    let again = r.clone();
+    assert!(again.is_retired());
+    assert_eq!(again.try_read(), Err(ChannelError::Retired));
+    // The readers' side stays retired: the writer sees it.
+    assert_eq!(w.try_write(1).unwrap_err().error, ChannelError::Retired);
+    // A retired end has let go of the channel: poisoning through it is a
+    // no-op, and the live end is not poisoned.
+    again.poison();
+    r.poison();
+    assert_eq!(w.try_write(2).unwrap_err().error, ChannelError::Retired);
+    let wc = w.clone();
+    w.retire();
+    assert!(w.clone().is_retired());
+    assert!(!wc.is_retired());
+}

@@ -179,8 +179,12 @@ macro_rules! end_common {
             }
 
             /// Poisons the channel: every end, now and later, gets `Poisoned`.
+            /// A retired end has let go of the channel (which may be gone
+            /// already), so poisoning through it does nothing.
             pub fn poison(&self) {
-                core::poison(self.off);
+                if !self.is_retired() {
+                    core::poison(self.off);
+                }
             }
 
             /// Whether this end has been retired.
@@ -204,12 +208,17 @@ macro_rules! end_common {
 
         impl<T> Clone for $End<T> {
             /// Another end on the same side (counted separately for retire).
+            /// The clone of a retired end is retired: it cannot bring back a
+            /// side that has retired.
             fn clone(&self) -> Self {
-                core::add_local(self.off, $which);
+                let retired = self.is_retired();
+                if !retired {
+                    core::add_local(self.off, $which);
+                }
                 $End {
                     off: self.off,
                     generation: self.generation,
-                    retired: AtomicBool::new(false),
+                    retired: AtomicBool::new(retired),
                     _t: PhantomData,
                 }
             }
