@@ -444,13 +444,12 @@ fn ask(req: Writer<(u64, Writer<u64>)>, rep: Channel<u64>) -> String {
     }
 }
 
-/// KNOWN HANG (reported; design change needed): a client sends the writer
-/// of its reply channel inside a request; the server dies before reading
-/// it. The end stays counted "in transit" in a message nobody will ever
-/// read, so the reply channel never loses its last writer and the client
-/// waits forever. Run with `cargo test --test crash -- --ignored`.
+/// Regression (was a hang): a client sends the writer of its reply channel
+/// inside a request; the server dies before reading it. The end stayed
+/// counted "in transit" in a message nobody would ever read, so the reply
+/// channel never lost its last writer and the client waited forever. Now a
+/// channel nobody can read any more drops the messages that carry ends.
 #[test]
-#[ignore = "known hang: ends inside messages that a dead reader never reads stay counted"]
 fn reply_end_in_a_request_nobody_reads() {
     let _wd = common::watchdog(
         "reply_end_in_a_request_nobody_reads",

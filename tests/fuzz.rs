@@ -700,15 +700,15 @@ fn run_ops(cap: usize, ops: &[Op]) -> Result<(), TestCaseError> {
             Op::CloneWriter(i) => {
                 let i = wi(i);
                 let Some(w) = &ws[i] else { continue };
-                // A clone is a new live end, even of a retired one.
+                // The clone of a retired end is retired.
                 ws.push(Some(w.clone()));
-                m.writers.push(Some(false));
+                m.writers.push(m.writers[i]);
             }
             Op::CloneReader(i) => {
                 let i = ri(i);
                 let Some(r) = &rs[i] else { continue };
                 rs.push(Some(r.clone()));
-                m.readers.push(Some(false));
+                m.readers.push(m.readers[i]);
             }
             Op::DropWriter(i) => {
                 let i = wi(i);

@@ -213,3 +213,41 @@ fn the_clone_of_a_retired_end_is_retired() {
     assert!(w.clone().is_retired());
     assert!(!wc.is_retired());
 }
+
+#[test]
+fn ends_in_messages_nobody_can_read_are_released() {
+    // The only writer of `inner` sits in a buffered message of `outer`.
+    let outer = Channel::<Writer<u32>>::buffered(2);
+    let inner = Channel::<u32>::buffered(1);
+    let r = inner.reader();
+    outer.writer().write(inner.writer()).unwrap();
+    drop(inner);
+    assert_eq!(
+        r.read_timeout(Duration::from_millis(50)),
+        Err(ChannelError::Timeout),
+        "the writer in transit still counts while the message can be read"
+    );
+    // Nobody can read `outer` now: its message is dropped, and the writer
+    // inside it with it.
+    drop(outer);
+    assert_eq!(
+        r.read_timeout(Duration::from_secs(5)),
+        Err(ChannelError::Retired)
+    );
+
+    // The same when the last reader retires (the channel still exists:
+    // a writer holds it).
+    let outer = Channel::<Writer<u32>>::buffered(2);
+    let inner = Channel::<u32>::buffered(1);
+    let r = inner.reader();
+    let (or, ow) = (outer.reader(), outer.writer());
+    drop(outer);
+    ow.write(inner.writer()).unwrap();
+    drop(inner);
+    or.retire();
+    assert_eq!(
+        r.read_timeout(Duration::from_secs(5)),
+        Err(ChannelError::Retired)
+    );
+    drop(ow);
+}

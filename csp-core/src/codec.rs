@@ -119,6 +119,11 @@ pub fn encoded_size<T: Serialize + ?Sized>(v: &T) -> Result<usize, CodecError> {
 pub(crate) struct Sent(Vec<(u64, usize)>);
 
 impl Sent {
+    /// Whether the message carries channel ends.
+    pub(crate) fn carries_ends(&self) -> bool {
+        !self.0.is_empty()
+    }
+
     pub(crate) fn commit(mut self) {
         self.0.clear();
     }

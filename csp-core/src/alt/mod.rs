@@ -292,7 +292,11 @@ impl<'a> Select<'a> {
         if let Fired::Write(Ok(())) = fired
             && let Some(Some(s)) = self.sents.get_mut(index).map(Option::take)
         {
+            let carries = s.carries_ends();
             s.commit();
+            if carries && let Op::Write { off, .. } = &self.ops[index] {
+                crate::channel::core::purge_if_unreadable(*off);
+            }
         }
         // Other writes' transit counts are undone as `sents` drops.
         Selected {

@@ -19,6 +19,10 @@ pub(crate) const R_RETIRED: u32 = 2;
 pub(crate) const W_RETIRED: u32 = 4;
 pub(crate) const R_LOST: u32 = 8;
 pub(crate) const W_LOST: u32 = 16;
+/// A message carrying channel ends has been put in this channel: messages
+/// nobody can read any more must be dropped, not just freed (see
+/// [`purge_if_unreadable`]).
+pub(crate) const CARRIES_ENDS: u32 = 32;
 
 /// Bytes of a message stored inside its slot; larger ones go to the heap.
 pub(crate) const INLINE: usize = 40;
@@ -58,6 +62,11 @@ pub(crate) struct Chan {
     /// channel (0 = free). Each is the first field of an alternation's
     /// `alt::cell::Cell`, which is never freed.
     pub alts: [AtomicU64; ALT_SLOTS],
+    /// `fn(Taken)` that decodes one message as the channel's type and drops
+    /// it (releasing the ends inside), set by the typed `Channel`; 0 if none.
+    /// Code addresses are the same in every process sharing the arena: all
+    /// are forks of the one that created it.
+    pub dropper: AtomicU64,
 }
 
 const _: () = assert!(std::mem::size_of::<Chan>() as u64 <= HEADER_SIZE);
@@ -640,6 +649,9 @@ fn sub(off: u64, which: usize, n: u32, lost: bool) {
     if zeroed {
         notify_all(c);
     }
+    if which != WRITERS {
+        purge_if_unreadable(off);
+    }
     unref(off, n);
 }
 
@@ -662,6 +674,61 @@ fn sub_locked(c: &Chan, which: usize, n: u32, lost: bool) -> bool {
     zeroed
 }
 
+/// Sets the function that drops one message of the channel's type.
+pub(crate) fn set_dropper(off: u64, f: fn(Taken)) {
+    chan(off).dropper.store(f as usize as u64, Release);
+}
+
+/// Notes that a message carrying ends is about to go into channel `off`.
+pub(crate) fn note_carries_ends(off: u64) {
+    let c = chan(off);
+    if c.flags.load(Relaxed) & CARRIES_ENDS == 0 {
+        c.flags.fetch_or(CARRIES_ENDS, SeqCst);
+    }
+}
+
+fn dropper(c: &Chan) -> Option<fn(Taken)> {
+    match c.dropper.load(Acquire) {
+        0 => None,
+        // SAFETY: stored by `set_dropper` from a `fn(Taken)` in a process of
+        // this tree; all are forks of one image, so the address is the same
+        // function here.
+        p => Some(unsafe { std::mem::transmute::<usize, fn(Taken)>(p as usize) }),
+    }
+}
+
+/// Drops the buffered messages of channel `off` if nobody can read them
+/// any more (no reader and no handle to make one) and some message carries
+/// channel ends. Such an end stays counted while in transit, so a message
+/// nobody will ever read would keep its channel's side alive forever (a
+/// client waiting on a reply channel whose writer sits in a request the
+/// dead server never read). Decoding and dropping the message releases
+/// them. Call with no channel lock held, while still holding a reference.
+pub(crate) fn purge_if_unreadable(off: u64) {
+    let c = chan(off);
+    if c.flags.load(SeqCst) & CARRIES_ENDS == 0 || c.rendezvous.load(Relaxed) != 0 {
+        return;
+    }
+    if c.counts[READERS].load(SeqCst) != 0 || c.counts[HANDLES].load(SeqCst) != 0 {
+        return;
+    }
+    let Some(f) = dropper(c) else { return };
+    // Messages stranded by dead readers strand the ends inside them the
+    // same way: their peers get `PeerLost`, not `Retired`.
+    let lost = c.flags.load(SeqCst) & R_LOST != 0;
+    let before = DROPPING_LOST.replace(lost);
+    while let Ok(t) = super::ring::try_pop(c, off) {
+        f(t);
+    }
+    DROPPING_LOST.set(before);
+}
+
+thread_local! {
+    /// Set while this thread drops messages that dead readers stranded: the
+    /// ends inside go as lost (see [`purge_if_unreadable`]).
+    static DROPPING_LOST: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 fn unref(off: u64, n: u32) {
     if n == 0 {
         return;
@@ -675,6 +742,34 @@ fn unref(off: u64, n: u32) {
 /// Frees a channel nothing refers to: its buffered heap messages, then it.
 fn destroy(off: u64) {
     let c = chan(off);
+    let drop_ends = c.flags.load(Acquire) & CARRIES_ENDS != 0;
+    if let Some(f) = dropper(c).filter(|_| drop_ends) {
+        if c.rendezvous.load(Relaxed) == 0 {
+            while let Ok(t) = super::ring::try_pop(c, off) {
+                f(t);
+            }
+        } else {
+            let (head, tail) = (c.head.load(Acquire), c.tail.load(Acquire));
+            for i in head..tail {
+                let s = slot(off, i);
+                let n = s.len.load(Relaxed) as usize | (s.len_hi.load(Relaxed) as usize) << 32;
+                let heap = s.heap.swap(0, Relaxed);
+                let t = if heap == 0 {
+                    let mut bytes = [0u8; INLINE];
+                    let n = n.min(INLINE);
+                    // SAFETY: nobody refers to the channel any more; the
+                    // slot holds n <= INLINE bytes of an inline message.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(s.inline.as_ptr(), bytes.as_mut_ptr(), n)
+                    };
+                    Taken::Inline(bytes, n)
+                } else {
+                    Taken::Heap(heap, n)
+                };
+                f(t);
+            }
+        }
+    }
     if c.rendezvous.load(Relaxed) == 0 {
         super::ring::drain_heap(c, off);
     } else {
@@ -713,10 +808,13 @@ pub(crate) fn release_local(off: u64, which: usize) {
         if !record::ledger_sub(off, which) {
             return;
         }
-        sub_locked(c, which, 1, false)
+        sub_locked(c, which, 1, DROPPING_LOST.get())
     };
     if zeroed {
         notify_all(c);
+    }
+    if which != WRITERS {
+        purge_if_unreadable(off);
     }
     // A process killed here leaves `refs` one too high: the channel's
     // memory leaks, nobody hangs.
@@ -778,5 +876,6 @@ fn release(off: u64, take: &dyn Fn() -> [u32; COUNTERS], lost: bool) {
     };
     // A death moves `dead_holders`: wake everyone even if no side emptied.
     notify_all(c);
+    purge_if_unreadable(off);
     unref(off, total);
 }

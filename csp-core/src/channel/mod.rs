@@ -96,6 +96,7 @@ impl<T: Serialize + DeserializeOwned> Channel<T> {
     pub fn try_buffered(n: usize) -> Result<Self, ChannelError> {
         let n = u32::try_from(n).map_err(|_| shm::ArenaError::Exhausted(u64::MAX))?;
         let (off, generation) = core::create(n)?;
+        core::set_dropper(off, drop_message::<T>);
         Ok(Channel {
             off,
             generation,
@@ -315,6 +316,14 @@ const TRY_GRACE: Duration = Duration::from_millis(100);
 
 impl<T: Serialize> Writer<T> {
     pub(crate) fn encode(&self, value: &T) -> Result<(Payload, codec::Sent), ChannelError> {
+        let (payload, sent) = self.encode_payload(value)?;
+        if sent.carries_ends() {
+            core::note_carries_ends(self.off);
+        }
+        Ok((payload, sent))
+    }
+
+    fn encode_payload(&self, value: &T) -> Result<(Payload, codec::Sent), ChannelError> {
         let n = codec::encoded_size(value)?;
         if n <= INLINE {
             let mut buf = [0u8; INLINE];
@@ -372,9 +381,14 @@ impl<T: Serialize> Writer<T> {
                 return Err(WriteError { error, value });
             }
         }
+        let carries = sent.carries_ends();
         sent.commit();
         // The value's own ends now travel in the message; this copy goes.
         drop(value);
+        if carries {
+            // The last reader may have gone as we put it (see `core`).
+            core::purge_if_unreadable(self.off);
+        }
         Ok(())
     }
 
@@ -424,6 +438,12 @@ impl<T: DeserializeOwned> Reader<T> {
     pub fn iter(&self) -> Iter<'_, T> {
         Iter { r: self }
     }
+}
+
+/// Decodes one message and drops it: releases the ends inside a message
+/// nobody will read (see `core::purge_if_unreadable`).
+fn drop_message<T: DeserializeOwned>(taken: Taken) {
+    let _ = decode_taken::<T>(taken);
 }
 
 pub(crate) fn decode_taken<T: DeserializeOwned>(taken: Taken) -> Result<T, ChannelError> {
