@@ -376,6 +376,39 @@ fn children_spawned_from_an_ended_thread_still_die_with_their_parent() {
 }
 
 #[process]
+fn leaves_orphans(n: u64) -> Vec<i32> {
+    // Spawn short-lived children and end without joining them.
+    let hs: Vec<_> = (0..n).map(|_| nothing().spawn().unwrap()).collect();
+    let pids = hs.iter().map(|h| h.pid()).collect();
+    std::mem::forget(hs);
+    pids
+}
+
+#[test]
+fn the_records_of_orphans_are_reclaimed() {
+    let _wd = common::watchdog(
+        "the_records_of_orphans_are_reclaimed",
+        Duration::from_secs(60),
+    );
+    // A child of ours that has ended but is not joined yet: its record
+    // must survive every reclaim.
+    let mine = sleeper(1).spawn().unwrap();
+    let pids = leaves_orphans(20).run().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pids.iter().any(|&p| pid_exists(p)) {
+        assert!(Instant::now() < deadline, "the orphans did not end");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    while mine.is_alive() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Other tests may leave orphans too: at least ours are freed.
+    let freed = csp::__private::reclaim_orphans();
+    assert!(freed >= 20, "freed only {freed} records");
+    assert_eq!(mine.join().unwrap(), 1);
+}
+
+#[process]
 fn chatty(text: String) {
     // No newline, and no explicit flush: the runtime flushes at exit.
     print!("{text}");

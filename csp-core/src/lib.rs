@@ -22,6 +22,7 @@ pub use process::{Handle, Process, Status, parallel, sequence};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::process::Transfer;
+    pub use crate::process::reclaim_orphans;
     pub use crate::process::tuple::Processes;
     use serde::Serialize;
 

@@ -16,6 +16,8 @@
 //! handlers, and flushes its own stdout and stderr before it ends.
 
 pub(crate) mod record;
+#[doc(hidden)]
+pub use record::reclaim_orphans;
 
 use crate::codec;
 use crate::error::{Error, Failure, FailureKind};

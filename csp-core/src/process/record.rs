@@ -49,6 +49,9 @@ pub(crate) struct Record {
     /// Moves on every allocation of this record, so a (record, incarnation)
     /// pair names one process even after the record is reused.
     pub incarnation: AtomicU64,
+    /// The tag (see [`my_tag`]) of the process that spawned this one: once
+    /// both have ended, nobody will join this one (see [`reclaim_orphans`]).
+    parent: AtomicU64,
     /// A small result, stored here instead of in a heap block.
     result_inline: std::cell::UnsafeCell<[u8; RESULT_INLINE]>,
 }
@@ -115,8 +118,16 @@ pub(crate) fn init_root(a: Arena) {
     a.header().procs_hwm.store(1, Relaxed);
 }
 
-/// Claims a free record for a child about to be forked.
+/// Claims a free record for a child about to be forked. When the table is
+/// full, first frees the records of orphans nobody will join.
 pub(crate) fn alloc_record() -> Option<u32> {
+    claim_record().or_else(|| {
+        reclaim_orphans();
+        claim_record()
+    })
+}
+
+fn claim_record() -> Option<u32> {
     let h = shm::mapped().header();
     for i in 1..MAX_PROCS {
         let r = record(i);
@@ -133,6 +144,7 @@ pub(crate) fn alloc_record() -> Option<u32> {
             r.result_off.store(0, Relaxed);
             r.result_len.store(0, Relaxed);
             r.pid.store(0, Relaxed);
+            r.parent.store(my_tag(), Relaxed);
             r.incarnation.fetch_add(1, Release);
             h.procs_hwm.fetch_max(i + 1, Relaxed);
             return Some(i);
@@ -481,6 +493,52 @@ pub(crate) fn tag_gone(tag: u64) -> bool {
     }
     let state = r.state.load(Acquire);
     (r.incarnation.load(Acquire) & INC_MASK) != inc || matches!(state, FREE | EXITED | DEAD | DYING)
+}
+
+/// Frees the records of processes that have ended and whose parent has
+/// ended too, so that nobody will ever join them: a process that exited
+/// (or was killed) without joining its children leaves their records
+/// behind, and the table would fill up. Returns how many it freed.
+#[doc(hidden)]
+pub fn reclaim_orphans() -> usize {
+    let Ok(a) = shm::arena() else { return 0 };
+    sweep();
+    let hwm = a.header().procs_hwm.load(Relaxed);
+    let mut freed = 0;
+    for i in 1..hwm {
+        let r = record(i);
+        let inc = r.incarnation.load(Acquire);
+        let state = r.state.load(Acquire);
+        if !matches!(state, EXITED | DEAD) || !ended(r.parent.load(Relaxed)) {
+            continue;
+        }
+        // Claim it (a parent's join or another reclaimer may race us), and
+        // make sure it is still the incarnation whose parent we checked.
+        if r.state
+            .compare_exchange(state, DYING, AcqRel, Relaxed)
+            .is_err()
+        {
+            continue;
+        }
+        if r.incarnation.load(Acquire) != inc {
+            r.state.store(state, Release);
+            continue;
+        }
+        let off = r.result_off.swap(0, Relaxed);
+        if off != 0 {
+            shm::free(off);
+        }
+        free_record(i);
+        freed += 1;
+    }
+    freed
+}
+
+/// Whether the process named by `tag` has ended (no sweep first).
+fn ended(tag: u64) -> bool {
+    let r = record((tag & ((1 << 14) - 1)) as u32);
+    (r.incarnation.load(Acquire) & INC_MASK) != tag >> 14
+        || matches!(r.state.load(Acquire), FREE | EXITED | DEAD | DYING)
 }
 
 /// Looks for processes of the tree that died without anyone noticing
