@@ -184,6 +184,33 @@ fn sixty_four_mib_message() {
 }
 
 #[process]
+fn sample(inp: Reader<serde_bytes::ByteBuf>) -> (usize, Vec<u8>) {
+    let b = inp.read().unwrap();
+    // Every 1 MiB, plus the last byte: enough to see the message is whole
+    // without a slow debug-build pass over all of it.
+    let mut picks: Vec<u8> = b.iter().step_by(1 << 20).copied().collect();
+    picks.extend(b.last());
+    (b.len(), picks)
+}
+
+#[test]
+fn message_larger_than_256_mib() {
+    let _wd = common::watchdog("message_larger_than_256_mib", Duration::from_secs(120));
+    let n = (256usize << 20) + 7;
+    let ch = Channel::<serde_bytes::ByteBuf>::buffered(1);
+    let h = sample(ch.reader()).spawn().unwrap();
+    let mut data = vec![0u8; n];
+    for i in (0..n).step_by(1 << 20) {
+        data[i] = (i >> 20) as u8 ^ 0x5a;
+    }
+    data[n - 1] = 0xee;
+    let mut want: Vec<u8> = data.iter().step_by(1 << 20).copied().collect();
+    want.push(0xee);
+    ch.writer().write(serde_bytes::ByteBuf::from(data)).unwrap();
+    assert_eq!(h.join().unwrap(), (n, want));
+}
+
+#[process]
 fn use_mobile_writer(ends: Reader<Writer<u64>>, n: u64) {
     let w = ends.read().unwrap();
     for i in 0..n {
