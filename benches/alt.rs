@@ -12,6 +12,10 @@
 //!
 //! `cargo bench --bench alt`
 
+#[path = "../examples/shared/commstime_ring.rs"]
+mod commstime_ring;
+
+use commstime_ring::ring;
 use criterion::{Criterion, criterion_group, criterion_main};
 use csp::prelude::*;
 use csp_core::alt::Alt;
@@ -20,68 +24,10 @@ use std::time::{Duration, Instant};
 
 // ---- commstime --------------------------------------------------------------
 
-#[process]
-fn prefix(n0: u64, inp: Reader<u64>, out: Writer<u64>) {
-    if out.write(n0).is_err() {
-        return;
-    }
-    while let Ok(v) = inp.read() {
-        if out.write(v).is_err() {
-            return;
-        }
-    }
-}
-
-#[process]
-fn delta_seq(inp: Reader<u64>, to_succ: Writer<u64>, to_cons: Writer<u64>) {
-    while let Ok(v) = inp.read() {
-        if to_succ.write(v).is_err() || to_cons.write(v).is_err() {
-            return;
-        }
-    }
-}
-
-#[process]
-fn delta_par(inp: Reader<u64>, to_succ: Writer<u64>, to_cons: Writer<u64>) {
-    while let Ok(v) = inp.read() {
-        let rest = pri_alt! {
-            write(to_succ, v) -> r => r.and_then(|()| to_cons.write(v)),
-            write(to_cons, v) -> r => r.and_then(|()| to_succ.write(v)),
-        };
-        if rest.is_err() {
-            return;
-        }
-    }
-}
-
-#[process]
-fn successor(inp: Reader<u64>, out: Writer<u64>) {
-    while let Ok(v) = inp.read() {
-        if out.write(v + 1).is_err() {
-            return;
-        }
-    }
-}
-
 /// Starts the ring; returns the Consumer's input and the handles.
-fn ring(par: bool) -> (Reader<u64>, Vec<Handle<()>>) {
-    let (a, b, c, d) = (
-        Channel::new(),
-        Channel::new(),
-        Channel::new(),
-        Channel::new(),
-    );
-    let delta = if par {
-        delta_par(a.reader(), b.writer(), d.writer())
-    } else {
-        delta_seq(a.reader(), b.writer(), d.writer())
-    };
-    let hs = vec![
-        prefix(0, c.reader(), a.writer()).spawn().unwrap(),
-        delta.spawn().unwrap(),
-        successor(b.reader(), c.writer()).spawn().unwrap(),
-    ];
-    (d.reader(), hs)
+fn start_ring(par: bool) -> (Reader<u64>, Vec<Handle<()>>) {
+    let (d, procs) = ring(par);
+    (d, procs.into_iter().map(|p| p.spawn().unwrap()).collect())
 }
 
 fn commstime(c: &mut Criterion) {
@@ -91,7 +37,7 @@ fn commstime(c: &mut Criterion) {
         ("seq delta", false),
         ("par delta (alt over 2 outputs)", true),
     ] {
-        let (inp, hs) = ring(par);
+        let (inp, hs) = start_ring(par);
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let cycles = iters.div_ceil(4);

@@ -16,55 +16,12 @@
 //! cargo run --release --example commstime [cycles]
 //! ```
 
+#[path = "shared/commstime_ring.rs"]
+mod commstime_ring;
+
+use commstime_ring::ring;
 use csp::prelude::*;
-use csp_core::pri_alt;
 use std::time::Instant;
-
-#[process]
-fn prefix(n0: u64, inp: Reader<u64>, out: Writer<u64>) {
-    if out.write(n0).is_err() {
-        return;
-    }
-    while let Ok(v) = inp.read() {
-        if out.write(v).is_err() {
-            return;
-        }
-    }
-}
-
-/// Outputs in sequence: `to_succ ! v; to_cons ! v`.
-#[process]
-fn delta_seq(inp: Reader<u64>, to_succ: Writer<u64>, to_cons: Writer<u64>) {
-    while let Ok(v) = inp.read() {
-        if to_succ.write(v).is_err() || to_cons.write(v).is_err() {
-            return;
-        }
-    }
-}
-
-/// Outputs in parallel: `PAR (to_succ ! v; to_cons ! v)`, as an
-/// alternation over both output guards, then the other one.
-#[process]
-fn delta_par(inp: Reader<u64>, to_succ: Writer<u64>, to_cons: Writer<u64>) {
-    while let Ok(v) = inp.read() {
-        let rest = pri_alt! {
-            write(to_succ, v) -> r => r.and_then(|()| to_cons.write(v)),
-            write(to_cons, v) -> r => r.and_then(|()| to_succ.write(v)),
-        };
-        if rest.is_err() {
-            return;
-        }
-    }
-}
-
-#[process]
-fn successor(inp: Reader<u64>, out: Writer<u64>) {
-    while let Ok(v) = inp.read() {
-        if out.write(v + 1).is_err() {
-            return;
-        }
-    }
-}
 
 /// Reads `warm` values, then times `n`; poisons its input to stop the
 /// ring. Returns nanoseconds for the `n` cycles.
@@ -85,23 +42,8 @@ fn consumer(inp: Reader<u64>, warm: u64, n: u64) -> u64 {
 }
 
 fn run(par: bool, cycles: u64) -> Result<u64, csp::Error> {
-    let (a, b, c, d) = (
-        Channel::new(),
-        Channel::new(),
-        Channel::new(),
-        Channel::new(),
-    );
-    let delta = if par {
-        delta_par(a.reader(), b.writer(), d.writer())
-    } else {
-        delta_seq(a.reader(), b.writer(), d.writer())
-    };
-    let ((), (), (), ns) = Parallel!(
-        prefix(0, c.reader(), a.writer()),
-        delta,
-        successor(b.reader(), c.writer()),
-        consumer(d.reader(), 1000, cycles),
-    )?;
+    let (d, [prefix, delta, successor]) = ring(par);
+    let ((), (), (), ns) = Parallel!(prefix, delta, successor, consumer(d, 1000, cycles))?;
     Ok(ns)
 }
 

@@ -295,13 +295,8 @@ fn parent_of_sleeper(report: Writer<i32>) {
     let _ = h.join();
 }
 
-#[test]
-fn children_die_with_their_parent() {
-    let _wd = common::watchdog("children_die_with_their_parent", Duration::from_secs(60));
-    let ch = Channel::<i32>::buffered(1);
-    let middle = parent_of_sleeper(ch.writer()).spawn().unwrap();
-    let grandchild = ch.reader().read().unwrap();
-    assert!(pid_exists(grandchild));
+/// Kills `middle` and checks that its child `grandchild` goes with it.
+fn kill_and_see_grandchild_go(middle: Handle<()>, grandchild: i32) {
     middle.kill().unwrap();
     let _ = middle.join();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -312,6 +307,16 @@ fn children_die_with_their_parent() {
         !pid_exists(grandchild),
         "grandchild {grandchild} outlived its parent"
     );
+}
+
+#[test]
+fn children_die_with_their_parent() {
+    let _wd = common::watchdog("children_die_with_their_parent", Duration::from_secs(60));
+    let ch = Channel::<i32>::buffered(1);
+    let middle = parent_of_sleeper(ch.writer()).spawn().unwrap();
+    let grandchild = ch.reader().read().unwrap();
+    assert!(pid_exists(grandchild));
+    kill_and_see_grandchild_go(middle, grandchild);
 }
 
 #[process]
@@ -363,16 +368,7 @@ fn children_spawned_from_an_ended_thread_still_die_with_their_parent() {
     let grandchild = ch.reader().read().unwrap();
     std::thread::sleep(Duration::from_millis(100));
     assert!(pid_exists(grandchild), "the grandchild died with a thread");
-    middle.kill().unwrap();
-    let _ = middle.join();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while pid_exists(grandchild) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        !pid_exists(grandchild),
-        "grandchild {grandchild} outlived its parent"
-    );
+    kill_and_see_grandchild_go(middle, grandchild);
 }
 
 #[process]

@@ -9,34 +9,7 @@ use csp_core::sync::{Event, Lock, LockError, RLock};
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::Duration;
 
-/// Eight words of memory shared with the children forked after `new`.
-#[derive(Clone, Copy)]
-struct Words(usize);
-
-impl Words {
-    fn new() -> Self {
-        // SAFETY: an anonymous shared mapping of one page, never unmapped.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                4096,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(p, libc::MAP_FAILED);
-        Words(p as usize)
-    }
-
-    fn at(self, i: usize) -> &'static AtomicU64 {
-        assert!(i < 8);
-        // SAFETY: the page stays mapped for the life of the process (and of
-        // its forked children); zeroed memory is a valid, aligned AtomicU64.
-        unsafe { &*((self.0 as *const AtomicU64).add(i)) }
-    }
-}
+use common::Words;
 
 /// A deliberately racy increment: load, maybe yield, store. Only a lock
 /// makes concurrent ones add up.

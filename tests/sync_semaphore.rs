@@ -6,37 +6,10 @@ mod common;
 
 use csp::prelude::*;
 use csp_core::sync::{BoundedSemaphore, Event, Semaphore, SyncError};
-use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
-/// Eight words of memory shared with the children forked after `new`.
-#[derive(Clone, Copy)]
-struct Words(usize);
-
-impl Words {
-    fn new() -> Self {
-        // SAFETY: an anonymous shared mapping of one page, never unmapped.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                4096,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(p, libc::MAP_FAILED);
-        Words(p as usize)
-    }
-
-    fn at(self, i: usize) -> &'static AtomicU64 {
-        assert!(i < 8);
-        // SAFETY: the page stays mapped for the life of the process (and of
-        // its forked children); zeroed memory is a valid, aligned AtomicU64.
-        unsafe { &*((self.0 as *const AtomicU64).add(i)) }
-    }
-}
+use common::Words;
 
 /// Enters 100 times, alternating the guard form and the bare form;
 /// records how many are inside at once (word 0), the most ever (word 1),

@@ -37,23 +37,9 @@ pub(crate) fn post(off: u64, p: Payload, tag: u64) -> Post {
         return Post::Full(p);
     }
     let s = slot(off, tail);
-    match p {
-        Payload::Inline(bytes, n) => {
-            s.heap.store(0, Relaxed);
-            s.len.store(n as u32, Relaxed);
-            s.len_hi.store(0, Relaxed);
-            // SAFETY: the rendezvous slot is free (tail == head) and we hold
-            // the lock; readers only touch it below `tail`, under the lock.
-            unsafe {
-                std::ptr::copy_nonoverlapping(bytes.as_ptr(), s.inline.as_ptr() as *mut u8, n)
-            };
-        }
-        Payload::Heap(b, n) => {
-            s.heap.store(b.off, Relaxed);
-            s.len.store(n as u32, Relaxed);
-            s.len_hi.store((n >> 32) as u32, Relaxed);
-        }
-    }
+    // SAFETY: the rendezvous slot is free (tail == head) and we hold the
+    // lock; readers only touch it below `tail`, under the lock.
+    unsafe { s.fill(p) };
     s.seq.store(tag, Relaxed);
     c.tail.store(tail + 1, Release);
     drop(g);

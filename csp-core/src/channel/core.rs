@@ -86,6 +86,56 @@ pub(crate) struct Slot {
 
 const _: () = assert!(std::mem::size_of::<Slot>() as u64 == SLOT_SIZE);
 
+impl Slot {
+    /// Stores message `p` in the slot (it is published separately).
+    ///
+    /// # Safety
+    /// The caller owns the slot's payload: nobody reads or writes it until
+    /// the caller publishes it.
+    pub(crate) unsafe fn fill(&self, p: Payload) {
+        let (heap, n) = match p {
+            Payload::Inline(bytes, n) => {
+                // SAFETY: forwarded to the caller: the payload is ours; n
+                // is at most INLINE, the size of `inline`.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        bytes.as_ptr(),
+                        self.inline.as_ptr() as *mut u8,
+                        n,
+                    )
+                };
+                (0, n)
+            }
+            Payload::Heap(b, n) => (b.off, n),
+        };
+        self.heap.store(heap, Relaxed);
+        self.len.store(n as u32, Relaxed);
+        self.len_hi.store((n >> 32) as u32, Relaxed);
+    }
+
+    /// Copies the message out of the slot (a heap message's block becomes
+    /// the caller's to free).
+    ///
+    /// # Safety
+    /// The slot holds a published message that the caller alone is taking.
+    pub(crate) unsafe fn take(&self) -> Taken {
+        let n = self.len.load(Relaxed) as usize | (self.len_hi.load(Relaxed) as usize) << 32;
+        match self.heap.load(Relaxed) {
+            0 => {
+                let n = n.min(INLINE);
+                let mut bytes = [0u8; INLINE];
+                // SAFETY: forwarded to the caller: a published inline
+                // message of n <= INLINE bytes that only we read now.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(self.inline.as_ptr(), bytes.as_mut_ptr(), n)
+                };
+                Taken::Inline(bytes, n)
+            }
+            heap => Taken::Heap(heap, n),
+        }
+    }
+}
+
 /// A message ready to be put in a slot.
 pub(crate) enum Payload {
     Inline([u8; INLINE], usize),
@@ -400,22 +450,9 @@ pub(crate) fn try_put(
         return Err((ChannelError::WouldBlock, p, Some(obs)));
     }
     let s = slot(off, tail);
-    match p {
-        Payload::Inline(bytes, n) => {
-            s.heap.store(0, Relaxed);
-            s.len.store(n as u32, Relaxed);
-            // SAFETY: the slot at `tail` is free (tail - head < cap) and we
-            // hold the lock; readers only touch slots below `tail`.
-            unsafe {
-                std::ptr::copy_nonoverlapping(bytes.as_ptr(), s.inline.as_ptr() as *mut u8, n)
-            };
-        }
-        Payload::Heap(b, n) => {
-            s.heap.store(b.off, Relaxed);
-            s.len.store(n as u32, Relaxed);
-            s.len_hi.store((n >> 32) as u32, Relaxed);
-        }
-    }
+    // SAFETY: the slot at `tail` is free (tail - head < cap) and we hold
+    // the lock; readers only touch slots below `tail`.
+    unsafe { s.fill(p) };
     c.tail.store(tail + 1, Release);
     if register && c.rendezvous.load(Relaxed) != 0 {
         c.write_waiting.fetch_add(1, SeqCst);
@@ -565,17 +602,9 @@ pub(crate) fn try_take_with(
         return Err((ChannelError::WouldBlock, Some(obs)));
     }
     let s = slot(off, head);
-    let n = s.len.load(Relaxed) as usize | (s.len_hi.load(Relaxed) as usize) << 32;
-    let heap = s.heap.load(Relaxed);
-    let taken = if heap == 0 {
-        let mut bytes = [0u8; INLINE];
-        // SAFETY: the slot at `head` holds a message of n <= INLINE bytes
-        // written under this lock; we hold the lock.
-        unsafe { std::ptr::copy_nonoverlapping(s.inline.as_ptr(), bytes.as_mut_ptr(), n) };
-        Taken::Inline(bytes, n)
-    } else {
-        Taken::Heap(heap, n)
-    };
+    // SAFETY: the slot at `head` holds a message written under this lock;
+    // we hold the lock.
+    let taken = unsafe { s.take() };
     if tag != 0 {
         s.seq.store(0, Relaxed);
     }
@@ -752,20 +781,10 @@ fn destroy(off: u64) {
             let (head, tail) = (c.head.load(Acquire), c.tail.load(Acquire));
             for i in head..tail {
                 let s = slot(off, i);
-                let n = s.len.load(Relaxed) as usize | (s.len_hi.load(Relaxed) as usize) << 32;
-                let heap = s.heap.swap(0, Relaxed);
-                let t = if heap == 0 {
-                    let mut bytes = [0u8; INLINE];
-                    let n = n.min(INLINE);
-                    // SAFETY: nobody refers to the channel any more; the
-                    // slot holds n <= INLINE bytes of an inline message.
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(s.inline.as_ptr(), bytes.as_mut_ptr(), n)
-                    };
-                    Taken::Inline(bytes, n)
-                } else {
-                    Taken::Heap(heap, n)
-                };
+                // SAFETY: nobody refers to the channel any more.
+                let t = unsafe { s.take() };
+                // The message is the dropper's now: not freed again below.
+                s.heap.store(0, Relaxed);
                 f(t);
             }
         }

@@ -21,7 +21,7 @@
 //! a process that has ended, that process died mid-operation: the channel is
 //! poisoned, as when a process dies holding a lock.
 
-use super::core::{Chan, INLINE, Payload, Slot, Taken};
+use super::core::{Chan, Payload, Slot, Taken};
 use crate::process::record;
 use std::sync::atomic::{Ordering::*, fence};
 
@@ -82,22 +82,9 @@ pub(crate) fn try_push(c: &Chan, off: u64, p: Payload) -> Result<u64, (Stuck, Pa
         Ok(x) => x,
         Err(e) => return Err((e, p)),
     };
-    match p {
-        Payload::Inline(bytes, n) => {
-            s.heap.store(0, Relaxed);
-            s.len.store(n as u32, Relaxed);
-            // SAFETY: we own the slot (W_CLAIM with our tag) until we publish
-            // it below; nobody else reads or writes its payload meanwhile.
-            unsafe {
-                std::ptr::copy_nonoverlapping(bytes.as_ptr(), s.inline.as_ptr() as *mut u8, n)
-            };
-        }
-        Payload::Heap(b, n) => {
-            s.heap.store(b.off, Relaxed);
-            s.len.store(n as u32, Relaxed);
-            s.len_hi.store((n >> 32) as u32, Relaxed);
-        }
-    }
+    // SAFETY: we own the slot (W_CLAIM with our tag) until we publish it
+    // below; nobody else reads or writes its payload meanwhile.
+    unsafe { s.fill(p) };
     s.seq.store(2 * pos + 1, Release);
     // Pairs with the fence a reader runs between announcing it waits and
     // re-checking the ring (Dekker): one of the two sees the other.
@@ -116,20 +103,9 @@ pub(crate) fn try_pop(c: &Chan, off: u64) -> Result<Taken, Stuck> {
             let mine = claim(R_CLAIM, pos, cap);
             if s.seq.compare_exchange(seq, mine, AcqRel, Relaxed).is_ok() {
                 let _ = c.head.compare_exchange(pos, pos + 1, AcqRel, Relaxed);
-                let n = s.len.load(Relaxed) as usize;
-                let heap = s.heap.load(Relaxed);
-                let taken = if heap == 0 {
-                    let mut bytes = [0u8; INLINE];
-                    // SAFETY: we own the slot (R_CLAIM with our tag); its
-                    // writer published n <= INLINE bytes before `2*pos + 1`.
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(s.inline.as_ptr(), bytes.as_mut_ptr(), n)
-                    };
-                    Taken::Inline(bytes, n)
-                } else {
-                    let n = n | (s.len_hi.load(Relaxed) as usize) << 32;
-                    Taken::Heap(heap, n)
-                };
+                // SAFETY: we own the slot (R_CLAIM with our tag); its writer
+                // published the message before `2*pos + 1`.
+                let taken = unsafe { s.take() };
                 s.seq.store(2 * (pos + cap), Release);
                 fence(SeqCst);
                 return Ok(taken);
