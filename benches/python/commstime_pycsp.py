@@ -2,8 +2,8 @@
 """Commstime in PyCSP with OS processes, for comparison with
 examples/commstime.rs and the `commstime` benchmark of benches/alt.rs.
 
-    python3 -m venv /tmp/pycsp && /tmp/pycsp/bin/pip install pycsp==0.9.2
-    PYCSP_HOST=127.0.0.1 /tmp/pycsp/bin/python benches/python/commstime_pycsp.py [cycles]
+    python3 -m venv target/pycsp && target/pycsp/bin/pip install pycsp==0.9.2
+    PYCSP_HOST=127.0.0.1 target/pycsp/bin/python benches/python/commstime_pycsp.py [cycles]
 
 (PYCSP_HOST: PyCSP 0.9.2 fails on Python 3 when it has to guess its own
 LAN address.)
