@@ -198,3 +198,26 @@ fn connection_travels_through_a_channel() {
     drop(mine);
     p.join().unwrap();
 }
+
+#[test]
+fn threads_polling_one_connection_lose_nothing() {
+    let _wd = common::watchdog(
+        "threads_polling_one_connection_lose_nothing",
+        Duration::from_secs(60),
+    );
+    let (a, b) = pipe::<u32, u32>();
+    for round in 0..50u32 {
+        a.send(2 * round).unwrap();
+        a.send(2 * round + 1).unwrap();
+        // Two threads poll the same connection at once: each may take a
+        // message ahead of `recv`; both must come out.
+        std::thread::scope(|s| {
+            s.spawn(|| assert!(b.poll(Duration::from_secs(5))));
+            s.spawn(|| assert!(b.poll(Duration::from_secs(5))));
+        });
+        let mut got = [b.recv().unwrap(), b.recv().unwrap()];
+        got.sort();
+        assert_eq!(got, [2 * round, 2 * round + 1]);
+        assert!(!b.poll(Duration::ZERO));
+    }
+}

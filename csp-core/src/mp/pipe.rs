@@ -13,8 +13,9 @@ use crate::shm::ArenaError;
 use crate::{Channel, Reader, Writer};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering::*};
+use std::sync::atomic::{AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -72,48 +73,49 @@ impl From<ChannelError> for PipeError {
     }
 }
 
-/// A message taken early by `poll`, kept for the next `recv` of the same
-/// process (tagged with it: a forked child's copy is not its own).
+/// Messages taken early by `poll`, kept for the next `recv`s of the same
+/// process, oldest first (each tagged with its process: a forked child's
+/// copy of the queue is not its own). Several threads may poll at once, so
+/// this is a queue: none of their messages is lost.
 struct Peeked<R> {
-    full: AtomicBool,
-    slot: Mutex<Option<(u64, R)>>,
+    /// How many messages the queue holds (so `recv` skips the lock when 0).
+    count: AtomicUsize,
+    slot: Mutex<VecDeque<(u64, R)>>,
 }
 
 impl<R> Peeked<R> {
     fn new() -> Arc<Self> {
         Arc::new(Peeked {
-            full: AtomicBool::new(false),
-            slot: Mutex::new(None),
+            count: AtomicUsize::new(0),
+            slot: Mutex::new(VecDeque::new()),
         })
     }
 
-    /// The message `poll` took in this process, if any.
+    /// The oldest message `poll` took in this process, if any.
     fn take(&self) -> Option<R> {
-        if !self.full.load(Acquire) {
+        if self.count.load(Acquire) == 0 {
             return None;
         }
-        let mut g = self.slot.lock().unwrap_or_else(|p| p.into_inner());
-        match g.take() {
-            Some((tag, v)) if tag == record::my_tag() => {
-                self.full.store(false, Release);
-                Some(v)
-            }
-            other => {
-                *g = other;
-                None
-            }
-        }
+        let mut q = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        let me = record::my_tag();
+        let i = q.iter().position(|(tag, _)| *tag == me)?;
+        let (_, v) = q.remove(i)?;
+        self.count.store(q.len(), Release);
+        Some(v)
     }
 
     fn holds_mine(&self) -> bool {
-        self.full.load(Acquire)
-            && matches!(&*self.slot.lock().unwrap_or_else(|p| p.into_inner()), Some((tag, _)) if *tag == record::my_tag())
+        self.count.load(Acquire) != 0 && {
+            let me = record::my_tag();
+            let q = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+            q.iter().any(|(tag, _)| *tag == me)
+        }
     }
 
     fn put(&self, v: R) {
-        let mut g = self.slot.lock().unwrap_or_else(|p| p.into_inner());
-        *g = Some((record::my_tag(), v));
-        self.full.store(true, Release);
+        let mut q = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        q.push_back((record::my_tag(), v));
+        self.count.store(q.len(), Release);
     }
 }
 

@@ -402,13 +402,22 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                     value: back,
                 }) => {
                     value = back;
-                    crate::process::sweep();
+                    self.after_quiet_slice();
                 }
                 Err(WriteError { error, value }) => {
                     return fail(QueueError::from_channel(error, QueueError::Full), value);
                 }
             }
         }
+    }
+
+    /// What a channel waiter checks after a quiet wait slice; the queue
+    /// waits in short timeouts of its own, which end before the channel's
+    /// slice does. Without it, a ring slot left half-done by a killed
+    /// process would jam the queue for good (the check poisons it).
+    fn after_quiet_slice(&self) {
+        crate::process::sweep();
+        crate::channel::core::slice_checks(self.rx.offset());
     }
 
     fn get_with(&self, how: How) -> Result<T, QueueError> {
@@ -438,9 +447,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             };
             match self.rx.read_timeout(wait) {
                 Ok(v) => return Ok(v),
-                Err(ChannelError::Timeout) => {
-                    crate::process::sweep();
-                }
+                Err(ChannelError::Timeout) => self.after_quiet_slice(),
                 Err(e) => return Err(empty(e)),
             }
         }
