@@ -68,7 +68,7 @@ fn priority_takes_the_first_ready_guard() {
     assert_eq!(a.pri_read(), (1, Ok(1)));
     let mut sel = Select::new();
     let keys: Vec<_> = r.iter().map(|r| sel.read(r)).collect();
-    let done = sel.pri_select();
+    let mut done = sel.pri_select();
     let i = done.index();
     assert_eq!(i, 3);
     assert_eq!(done.read(keys[i]), Ok(3));
@@ -155,7 +155,7 @@ fn fair_selection_shares_always_ready_channels() {
     for _ in 0..2000 {
         let mut sel = Select::new();
         let keys: Vec<_> = r.iter().map(|r| sel.read(r)).collect();
-        let done = sel.fair_select(&mut fair);
+        let mut done = sel.fair_select(&mut fair);
         let i = done.index();
         done.read(keys[i]).unwrap();
         counts[i] += 1;
@@ -720,4 +720,35 @@ fn more_alternations_than_alt_slots_on_one_channel() {
     }
     let got: Vec<u64> = hs.into_iter().map(|h| h.join().unwrap()).collect();
     assert_exactly_once(vec![got], 12);
+}
+
+#[test]
+fn a_selected_message_survives_a_wrong_key_and_is_dropped_whole() {
+    let a = Channel::<u32>::buffered(1);
+    let b = Channel::<u32>::buffered(1);
+    let (ra, rb) = (a.reader(), b.reader());
+    b.writer().write(7).unwrap();
+    let mut sel = Select::new();
+    let (ka, kb) = (sel.read(&ra), sel.read(&rb));
+    let mut done = sel.pri_select();
+    assert_eq!(done.read(ka), Err(ChannelError::WouldBlock));
+    assert_eq!(done.read(kb), Ok(7));
+
+    // A message carrying an end, taken by a selection and never read, is
+    // dropped as its type: the end inside is released.
+    let outer = Channel::<Writer<u32>>::buffered(1);
+    let inner = Channel::<u32>::buffered(1);
+    let ri = inner.reader();
+    outer.writer().write(inner.writer()).unwrap();
+    drop(inner);
+    let ro = outer.reader();
+    let mut sel = Select::new();
+    let _k = sel.read(&ro);
+    let done = sel.pri_select();
+    assert_eq!(done.index(), 0);
+    drop(done);
+    assert_eq!(
+        ri.read_timeout(Duration::from_secs(5)),
+        Err(ChannelError::Retired)
+    );
 }

@@ -66,15 +66,23 @@ fn rendezvous(off: u64) -> bool {
 /// "yes" costs a failed attempt).
 fn maybe_readable(off: u64) -> bool {
     let c = chan(off);
-    c.flags.load(Acquire) != 0 || c.tail.load(Acquire) != c.head.load(Acquire)
+    c.flags.load(Acquire) & ENDING != 0 || c.tail.load(Acquire) != c.head.load(Acquire)
 }
 
 /// Whether a buffered write on `off` might succeed now.
 fn maybe_writable(off: u64) -> bool {
     let c = chan(off);
     let used = c.tail.load(Acquire).wrapping_sub(c.head.load(Acquire));
-    c.flags.load(Acquire) != 0 || used < c.cap.load(Relaxed) as u64
+    c.flags.load(Acquire) & ENDING != 0 || used < c.cap.load(Relaxed) as u64
 }
+
+/// The flags that can end an operation (not `CARRIES_ENDS`, which stays set
+/// on channels of channels and says nothing about readiness).
+const ENDING: u32 = crate::channel::core::POISONED
+    | crate::channel::core::R_RETIRED
+    | crate::channel::core::W_RETIRED
+    | crate::channel::core::R_LOST
+    | crate::channel::core::W_LOST;
 
 /// Reusable state of a selection: the channels its cell is registered on.
 #[derive(Debug, Default)]

@@ -127,7 +127,7 @@ macro_rules! __csp_alt {
     (@read $sel:ident [$pol:ident] ($r:expr) ($v:pat) ($body:expr) $($rest:tt)*) => {{
         let __csp_key = $sel.read(&$r);
         match $crate::__csp_alt!(@guard $sel [$pol] $($rest)*) {
-            $crate::alt::Step::Pending(__csp_done) if __csp_done.index() == __csp_key.index() => {
+            $crate::alt::Step::Pending(mut __csp_done) if __csp_done.index() == __csp_key.index() => {
                 let $v = __csp_done.read(__csp_key);
                 $crate::alt::Step::Done($body)
             }
@@ -137,7 +137,7 @@ macro_rules! __csp_alt {
     (@write $sel:ident [$pol:ident] ($w:expr) ($x:expr) ($v:pat) ($body:expr) $($rest:tt)*) => {{
         let __csp_key = $sel.write(&$w, $x);
         match $crate::__csp_alt!(@guard $sel [$pol] $($rest)*) {
-            $crate::alt::Step::Pending(__csp_done) if __csp_done.index() == __csp_key.index() => {
+            $crate::alt::Step::Pending(mut __csp_done) if __csp_done.index() == __csp_key.index() => {
                 let $v = __csp_done.write(__csp_key);
                 $crate::alt::Step::Done($body)
             }
@@ -147,7 +147,7 @@ macro_rules! __csp_alt {
     (@plain $sel:ident [$pol:ident] ($add:expr) ($body:expr) $($rest:tt)*) => {{
         let __csp_key = $add;
         match $crate::__csp_alt!(@guard $sel [$pol] $($rest)*) {
-            $crate::alt::Step::Pending(__csp_done) if __csp_done.index() == __csp_key.index() => {
+            $crate::alt::Step::Pending(mut __csp_done) if __csp_done.index() == __csp_key.index() => {
                 ::core::mem::drop(__csp_done);
                 $crate::alt::Step::Done($body)
             }

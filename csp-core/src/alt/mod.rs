@@ -167,7 +167,7 @@ impl GuardKey {
 ///
 /// let mut sel = Select::new();
 /// let keys: Vec<_> = readers.iter().map(|r| sel.read(r)).collect();
-/// let done = sel.pri_select();
+/// let mut done = sel.pri_select();
 /// let i = done.index();
 /// assert_eq!(i, 2);
 /// assert_eq!(done.read(keys[i]), Ok(5));
@@ -299,9 +299,14 @@ impl<'a> Select<'a> {
             }
         }
         // Other writes' transit counts are undone as `sents` drops.
+        let dropper = match (&fired, &self.ops[index]) {
+            (Fired::Read(Ok(_)), Op::Read { off, .. }) => crate::channel::core::dropper_of(*off),
+            _ => None,
+        };
         Selected {
             index,
             fired: Some(fired),
+            dropper,
         }
     }
 
@@ -325,6 +330,9 @@ impl<'a> Select<'a> {
 pub struct Selected {
     index: usize,
     fired: Option<Fired>,
+    /// Drops a message taken but never read (releasing the ends inside);
+    /// taken from the channel while it was surely alive.
+    dropper: Option<fn(Taken)>,
 }
 
 impl fmt::Debug for Selected {
@@ -350,8 +358,9 @@ impl Selected {
     }
 
     /// The value (or error) of read guard `key`. If another guard fired,
-    /// `Err(WouldBlock)`.
-    pub fn read<T: DeserializeOwned>(mut self, key: ReadKey<T>) -> Result<T, ChannelError> {
+    /// `Err(WouldBlock)` (and a message that guard took stays here for its
+    /// own key). A message never read is dropped with the `Selected`.
+    pub fn read<T: DeserializeOwned>(&mut self, key: ReadKey<T>) -> Result<T, ChannelError> {
         if key.index != self.index {
             return Err(ChannelError::WouldBlock);
         }
@@ -364,7 +373,7 @@ impl Selected {
 
     /// The result of write guard `key`. If another guard fired,
     /// `Err(WouldBlock)`.
-    pub fn write(mut self, key: GuardKey) -> Result<(), ChannelError> {
+    pub fn write(&mut self, key: GuardKey) -> Result<(), ChannelError> {
         if key.index != self.index {
             return Err(ChannelError::WouldBlock);
         }
@@ -387,9 +396,14 @@ impl Selected {
 
 impl Drop for Selected {
     fn drop(&mut self) {
-        // A message taken but never decoded: free its heap block.
-        if let Some(Fired::Read(Ok(Taken::Heap(off, _)))) = self.fired.take() {
-            shm::free(off);
+        // A message taken but never read: drop it as the channel's type
+        // (releasing any ends inside), or at least free its heap block.
+        if let Some(Fired::Read(Ok(t))) = self.fired.take() {
+            match (self.dropper, t) {
+                (Some(f), t) => f(t),
+                (None, Taken::Heap(off, _)) => shm::free(off),
+                (None, Taken::Inline(..)) => {}
+            }
         }
     }
 }
