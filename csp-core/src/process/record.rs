@@ -52,6 +52,8 @@ pub(crate) struct Record {
     /// The tag (see [`my_tag`]) of the process that spawned this one: once
     /// both have ended, nobody will join this one (see [`reclaim_orphans`]).
     parent: AtomicU64,
+    /// 1 once `life` has been set up (see `claim_record`).
+    life_ready: AtomicU32,
     /// A small result, stored here instead of in a heap block.
     result_inline: std::cell::UnsafeCell<[u8; RESULT_INLINE]>,
 }
@@ -136,9 +138,18 @@ fn claim_record() -> Option<u32> {
                 .compare_exchange(FREE, STARTING, Acquire, Relaxed)
                 .is_ok()
         {
-            // SAFETY: we own this record now (CAS from FREE); nobody else
-            // touches its mutex until it is RUNNING.
-            unsafe { RobustMutex::init(&r.life as *const RobustMutex as *mut RobustMutex) };
+            // The life mutex is set up once per record, never again: a
+            // sweep that found the last incarnation dead may still hold it
+            // for a moment after marking it DEAD (and the record being
+            // freed and claimed again); re-initialising it under that sweep
+            // would corrupt its robust list. A dead owner's mutex is taken
+            // over by the next `lock` (owner-died, made consistent).
+            if r.life_ready.load(Relaxed) == 0 {
+                // SAFETY: we own this record now (CAS from FREE) and its
+                // mutex was never set up, so nobody else uses it.
+                unsafe { RobustMutex::init(&r.life as *const RobustMutex as *mut RobustMutex) };
+                r.life_ready.store(1, Relaxed);
+            }
             r.ledger_len.store(0, Relaxed);
             r.result_kind.store(RESULT_NONE, Relaxed);
             r.result_off.store(0, Relaxed);

@@ -80,7 +80,8 @@ fn configured_size() -> u64 {
         _ => (s, 1),
     };
     num.parse::<u64>()
-        .map(|n| n * mul)
+        .ok()
+        .and_then(|n| n.checked_mul(mul))
         .unwrap_or(DEFAULT_SIZE)
         .max(HEAP_OFF * 2)
 }

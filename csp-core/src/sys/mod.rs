@@ -239,6 +239,8 @@ pub fn try_wait_pid(pid: i32) -> io::Result<Option<ExitStatus>> {
 
 /// Waits up to `timeout` for `pid` to end, then reaps it. `None` on timeout.
 pub fn wait_pid_timeout(pid: i32, timeout: Duration) -> io::Result<Option<ExitStatus>> {
+    // A century is forever here, and keeps `Instant + timeout` in range.
+    let timeout = timeout.min(Duration::from_secs(100 * 365 * 86_400));
     // SAFETY: pidfd_open on a pid we have not reaped yet (it is our child).
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
     if fd < 0 {
