@@ -393,6 +393,12 @@ proptest! {
         // The real pair is accepted once (adopting the transit count) and
         // the end works.
         let w2: Writer<u64> = decode(&good).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        // Only once: the same bytes again (a replay, or a forged copy of a
+        // live end) find nothing in transit, and a reader or a handle
+        // cannot take a writer's place.
+        prop_assert!(decode::<Writer<u64>>(&good).is_err(), "the same end was decoded twice");
+        prop_assert!(decode::<Reader<u64>>(&good).is_err());
+        prop_assert!(decode::<Channel<u64>>(&good).is_err());
         let r = ch.reader();
         w2.write(5).unwrap();
         prop_assert_eq!(r.read_timeout(Duration::from_secs(5)), Ok(5));

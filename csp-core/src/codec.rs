@@ -147,7 +147,15 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
         let _g = enter(Mode::Send);
         bincode::serde::encode_into_slice(v, buf, config())
     };
-    let taken = STATE.with(|s| s.borrow_mut().transits.split_off(before));
+    let taken = STATE.with(|s| {
+        let transits = &mut s.borrow_mut().transits;
+        // `split_off(0)` would allocate a fresh Vec on every message.
+        if transits.len() == before {
+            Vec::new()
+        } else {
+            transits.split_off(before)
+        }
+    });
     let sent = Sent(taken);
     match r {
         Ok(n) if n == buf.len() => Ok(sent),

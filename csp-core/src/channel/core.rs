@@ -67,6 +67,10 @@ pub(crate) struct Chan {
     /// Code addresses are the same in every process sharing the arena: all
     /// are forks of the one that created it.
     pub dropper: AtomicU64,
+    /// Ends of each kind encoded into messages and not decoded yet (a part
+    /// of `counts`): decoding one takes one, so the same bytes decoded
+    /// twice, or a forged end, cannot take a count nobody gave.
+    pub transit: [AtomicU32; COUNTERS],
 }
 
 const _: () = assert!(std::mem::size_of::<Chan>() as u64 <= HEADER_SIZE);
@@ -81,7 +85,9 @@ pub(crate) struct Slot {
     pub heap: AtomicU64,
     pub len: AtomicU32,
     pub len_hi: AtomicU32,
-    pub inline: [u8; INLINE],
+    /// A message of at most `INLINE` bytes; written and read only by the
+    /// process that owns the slot at the time (see `fill` and `take`).
+    inline: std::cell::UnsafeCell<[u8; INLINE]>,
 }
 
 const _: () = assert!(std::mem::size_of::<Slot>() as u64 == SLOT_SIZE);
@@ -98,11 +104,7 @@ impl Slot {
                 // SAFETY: forwarded to the caller: the payload is ours; n
                 // is at most INLINE, the size of `inline`.
                 unsafe {
-                    std::ptr::copy_nonoverlapping(
-                        bytes.as_ptr(),
-                        self.inline.as_ptr() as *mut u8,
-                        n,
-                    )
+                    std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.inline.get().cast::<u8>(), n)
                 };
                 (0, n)
             }
@@ -127,7 +129,11 @@ impl Slot {
                 // SAFETY: forwarded to the caller: a published inline
                 // message of n <= INLINE bytes that only we read now.
                 unsafe {
-                    std::ptr::copy_nonoverlapping(self.inline.as_ptr(), bytes.as_mut_ptr(), n)
+                    std::ptr::copy_nonoverlapping(
+                        self.inline.get().cast::<u8>(),
+                        bytes.as_mut_ptr(),
+                        n,
+                    )
                 };
                 Taken::Inline(bytes, n)
             }
@@ -236,15 +242,21 @@ pub(crate) fn notify_alts(c: &Chan) {
 }
 
 /// Registers an alternation's event; false if every slot is taken.
+/// A thread's selections share its event, so one event may hold several
+/// slots (a kept `Alt` and a `Select` over the same channel): each
+/// registration takes a slot, each unregistration frees one.
 pub(crate) fn register_alt(c: &Chan, ev: u64) -> bool {
     c.alts
         .iter()
-        .any(|a| a.compare_exchange(0, ev, AcqRel, Relaxed).is_ok())
+        .any(|a| a.load(Relaxed) == 0 && a.compare_exchange(0, ev, AcqRel, Relaxed).is_ok())
 }
 
+/// Undoes one [`register_alt`] of `ev`.
 pub(crate) fn unregister_alt(c: &Chan, ev: u64) {
     for a in &c.alts {
-        let _ = a.compare_exchange(ev, 0, AcqRel, Relaxed);
+        if a.load(Relaxed) == ev && a.compare_exchange(ev, 0, AcqRel, Relaxed).is_ok() {
+            return;
+        }
     }
 }
 
@@ -362,6 +374,9 @@ fn ring_put(
                 }
                 if register {
                     c.write_waiting.fetch_add(1, SeqCst);
+                    // Dekker with the reader's fence after it frees a slot:
+                    // it sees us waiting, or we see the room on our retry.
+                    std::sync::atomic::fence(SeqCst);
                 }
                 obs = Some(c.writable.observe());
             }
@@ -415,6 +430,10 @@ fn ring_take(
                 }
                 if register {
                     c.read_waiting.fetch_add(1, SeqCst);
+                    // Dekker with the writer's fence after it publishes
+                    // (`ring::try_push`): it sees us waiting, or we see
+                    // its message on our retry.
+                    std::sync::atomic::fence(SeqCst);
                 }
                 obs = Some(c.readable.observe());
             }
@@ -716,6 +735,11 @@ pub(crate) fn note_carries_ends(off: u64) {
     }
 }
 
+/// The function that drops one message of channel `off`'s type, if set.
+pub(crate) fn dropper_of(off: u64) -> Option<fn(Taken)> {
+    dropper(chan(off))
+}
+
 fn dropper(c: &Chan) -> Option<fn(Taken)> {
     match c.dropper.load(Acquire) {
         0 => None,
@@ -845,16 +869,32 @@ pub(crate) fn add_transit(off: u64, which: usize) {
     let c = chan(off);
     c.refs.fetch_add(1, AcqRel);
     c.counts[which].fetch_add(1, SeqCst);
+    c.transit[which].fetch_add(1, AcqRel);
 }
 
-/// A decoded end becomes this process's.
-pub(crate) fn adopt_transit(off: u64, which: usize) {
+/// Takes one end of kind `which` out of transit, if there is one.
+fn take_transit(c: &Chan, which: usize) -> bool {
+    c.transit[which]
+        .fetch_update(AcqRel, Acquire, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+/// A decoded end becomes this process's. False if no end of that kind is
+/// in transit on the channel (the bytes were decoded before, or forged):
+/// the end must be refused, or the counts would go below zero.
+pub(crate) fn adopt_transit(off: u64, which: usize) -> bool {
+    if !take_transit(chan(off), which) {
+        return false;
+    }
     record::ledger_add(off, which, 1);
+    true
 }
 
 /// Undoes [`add_transit`] for a message that was never sent.
 pub fn undo_transit(off: u64, which: usize) {
-    sub(off, which, 1, false);
+    if take_transit(chan(off), which) {
+        sub(off, which, 1, false);
+    }
 }
 
 /// Ledger hook: counts moved into a child before it is forked.

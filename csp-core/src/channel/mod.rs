@@ -134,7 +134,9 @@ impl<T: Serialize + DeserializeOwned> Channel<T> {
     /// Messages buffered now.
     pub fn len(&self) -> usize {
         let c = core::chan(self.off);
-        (c.tail.load(Ordering::Acquire) - c.head.load(Ordering::Acquire)) as usize
+        // `head` first: it never passes the `tail` read after it.
+        let head = c.head.load(Ordering::Acquire);
+        c.tail.load(Ordering::Acquire).saturating_sub(head) as usize
     }
 
     /// Whether nothing is buffered now.
@@ -167,6 +169,10 @@ impl<T> Drop for Channel<T> {
         core::release_local(self.off, HANDLES);
     }
 }
+
+/// Why decoding an end can fail although it names a live channel.
+const NOT_IN_TRANSIT: &str =
+    "no channel end of this kind is in transit on that channel (decoded twice, or forged)";
 
 macro_rules! end_common {
     ($End:ident, $which:expr) => {
@@ -264,7 +270,9 @@ macro_rules! end_common {
                 if !core::valid(off, generation) {
                     return Err(serde::de::Error::custom("not a live channel end"));
                 }
-                core::adopt_transit(off, $which);
+                if !core::adopt_transit(off, $which) {
+                    return Err(serde::de::Error::custom(NOT_IN_TRANSIT));
+                }
                 Ok($End {
                     off,
                     generation,
@@ -301,7 +309,9 @@ impl<'de, T> Deserialize<'de> for Channel<T> {
         if !core::valid(off, generation) {
             return Err(serde::de::Error::custom("not a live channel"));
         }
-        core::adopt_transit(off, HANDLES);
+        if !core::adopt_transit(off, HANDLES) {
+            return Err(serde::de::Error::custom(NOT_IN_TRANSIT));
+        }
         Ok(Channel {
             off,
             generation,
@@ -347,19 +357,20 @@ impl<T: Serialize> Writer<T> {
         if let Err(error) = self.check_live() {
             return Err(WriteError { error, value });
         }
-        let (payload, sent) = match self.encode(&value) {
-            Ok(x) => x,
-            Err(error) => return Err(WriteError { error, value }),
-        };
         let rendezvous = core::chan(self.off).rendezvous.load(Ordering::Relaxed) != 0;
+        // A rendezvous try_write with no reader waiting fails before any
+        // encoding work (polling loops call it often).
         if rendezvous
             && matches!(how, Block_::No)
             && core::chan(self.off).read_waiting.load(Ordering::SeqCst) == 0
         {
-            payload.free();
             let error = core::write_error(core::chan(self.off)).unwrap_or(ChannelError::WouldBlock);
             return Err(WriteError { error, value });
         }
+        let (payload, sent) = match self.encode(&value) {
+            Ok(x) => x,
+            Err(error) => return Err(WriteError { error, value }),
+        };
         let register = rendezvous || matches!(how, Block_::Until(_));
         let ticket = match core::put(self.off, payload, how, register) {
             Ok(t) => t,
