@@ -54,6 +54,9 @@ pub(crate) struct Record {
     parent: AtomicU64,
     /// 1 once `life` has been set up (see `claim_record`).
     life_ready: AtomicU32,
+    /// While `DYING`: the tag of the process releasing the record, so that
+    /// if it dies too, a waiter takes over (see [`mark_dead_from`]).
+    releaser: AtomicU64,
     /// A small result, stored here instead of in a heap block.
     result_inline: std::cell::UnsafeCell<[u8; RESULT_INLINE]>,
 }
@@ -435,23 +438,59 @@ pub(crate) fn mark_dead(idx: u32) -> bool {
 /// record to `DYING` releases its ledger, then marks it `DEAD`; anyone else
 /// who finds it `DYING` waits for that, so the parent never frees a record
 /// (and its ledger) that a sweep is still releasing.
+///
+/// A releaser killed half way would leave the record `DYING` for good:
+/// waiters check now and then whether it is still alive, and one of them
+/// takes over. Releasing twice is harmless: each ledger line is emptied by
+/// whoever takes it, under its channel's lock.
 fn mark_dead_from(idx: u32, from: &[u32]) -> bool {
     let r = record(idx);
+    let mut spins = 0u32;
     loop {
         for &f in from {
             if r.state.compare_exchange(f, DYING, AcqRel, Relaxed).is_ok() {
-                if let Some(h) = hooks() {
-                    drain(r, h.release_dead);
-                }
-                r.state.store(DEAD, Release);
+                r.releaser.store(my_tag(), Release);
+                release_and_bury(r);
                 return true;
             }
         }
         if r.state.load(Acquire) != DYING {
             return false;
         }
+        spins = spins.wrapping_add(1);
+        if spins.is_multiple_of(256) {
+            let by = r.releaser.load(Acquire);
+            if by != 0
+                && releaser_gone(by)
+                && r.releaser
+                    .compare_exchange(by, my_tag(), AcqRel, Relaxed)
+                    .is_ok()
+                && r.state.load(Acquire) == DYING
+            {
+                release_and_bury(r);
+                return true;
+            }
+        }
         std::thread::yield_now();
     }
+}
+
+/// Releases what the dead process of record `r` held, then marks it `DEAD`.
+fn release_and_bury(r: &Record) {
+    if let Some(h) = hooks() {
+        drain(r, h.release_dead);
+    }
+    r.state.store(DEAD, Release);
+}
+
+/// Whether the process that tagged a record `DYING` has gone (without a
+/// sweep: sweeps themselves wait on `DYING` records).
+fn releaser_gone(tag: u64) -> bool {
+    if ended(tag) {
+        return true;
+    }
+    let pid = record((tag & ((1 << 14) - 1)) as u32).pid.load(Acquire);
+    pid > 0 && crate::sys::process_ended(pid)
 }
 
 /// For a sweep: marks record `idx` dead if it is still the `STARTING`
@@ -473,10 +512,8 @@ fn mark_dead_starting(idx: u32, pid: i32) -> bool {
         let _ = r.state.compare_exchange(DYING, STARTING, AcqRel, Relaxed);
         return false;
     }
-    if let Some(h) = hooks() {
-        drain(r, h.release_dead);
-    }
-    r.state.store(DEAD, Release);
+    r.releaser.store(my_tag(), Release);
+    release_and_bury(r);
     true
 }
 
@@ -531,6 +568,7 @@ pub fn reclaim_orphans() -> usize {
         {
             continue;
         }
+        r.releaser.store(my_tag(), Release);
         if r.incarnation.load(Acquire) != inc {
             r.state.store(state, Release);
             continue;
