@@ -177,9 +177,10 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
 /// (at most 16 bytes) and consumes at least one byte, or none for `()`,
 /// which claims nothing; sequences and maps claim nothing themselves (serde
 /// grows them as it reads). So a valid message of `n` bytes claims at most
-/// `16 n`, and the limit is the first power of 16 at or above that: every
-/// valid message decodes, and a corrupt one can ask for at most `256 n`
-/// bytes. The limit is a type parameter, hence one instantiation per class.
+/// `16 n`, and the limit is the first power of 16 at or above that (at
+/// least 1 MiB): every valid message decodes, and a corrupt one can ask for
+/// at most `max(1 MiB, 256 n)` bytes (no limit past 64 GiB messages). The
+/// limit is a type parameter, hence one instantiation per size class.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     use bincode::config::Configuration as C;
     let need = (bytes.len() as u64).saturating_mul(16);

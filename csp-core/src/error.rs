@@ -15,7 +15,8 @@ pub enum FailureKind {
         /// Its name (`SIGKILL`...).
         name: &'static str,
     },
-    /// The process exited with a non-zero code without reporting a result.
+    /// The process exited without reporting a result (with this code; 0 if
+    /// the body called `std::process::exit(0)`).
     Exited(i32),
     /// The process finished but its return value could not be carried back.
     Result(String),

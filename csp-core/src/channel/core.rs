@@ -1,6 +1,7 @@
-//! The untyped channel in the arena: a ring of slots under one robust lock,
-//! live counts of ends per side, retire/poison/lost flags, and two events
-//! (readable, writable) that blocked ends sleep on. See `README.md`.
+//! The untyped channel in the arena: slots (a lock-free ring for buffered
+//! channels, one slot under a robust lock for a rendezvous), live counts of
+//! ends per side, retire/poison/lost flags, and two events (readable,
+//! writable) that blocked ends sleep on. See `README.md`.
 
 use crate::ChannelError;
 use crate::process::record::{self, COUNTERS};

@@ -414,9 +414,10 @@ impl<T: Serialize> Writer<T> {
         self.send(value, Block_::Until(crate::wait::deadline(Some(timeout))))
     }
 
-    /// Writes only if that can start at once (room in the buffer, or for a
-    /// rendezvous, no other message pending); on failure the value comes
-    /// back with `WouldBlock` or the channel's error.
+    /// Writes only if that can happen now: room in the buffer, or for a
+    /// rendezvous, a reader waiting (which then has up to 100 ms to take the
+    /// value before it is withdrawn). On failure the value comes back with
+    /// `WouldBlock` or the channel's error.
     pub fn try_write(&self, value: T) -> Result<(), WriteError<T>> {
         self.send(value, Block_::No)
     }

@@ -1,4 +1,4 @@
-//! Cross-process wait and wake on arena words: a short adaptive spin, a few
+//! Cross-process wait and wake on arena words: a short spin, a few
 //! yields, then a shared futex. See `README.md` beside this file.
 
 use crate::sys;
