@@ -422,3 +422,50 @@ fn killing_a_holder_of_a_channel_handle_only_changes_nothing() {
     drop(w);
     assert_eq!(r.read(), Err(ChannelError::Retired));
 }
+
+#[process]
+fn sends_ends_until_blocked(
+    out: Writer<Writer<u32>>,
+    a: Writer<u32>,
+    b: Writer<u32>,
+    ready: Writer<()>,
+) {
+    out.write(a).unwrap(); // fills the buffer: delivered
+    ready.write(()).unwrap();
+    let _ = out.write(b); // blocks: the buffer is full and nobody reads
+}
+
+#[test]
+fn ends_in_flight_with_a_killed_sender_are_released() {
+    // Regression: the writer of `b` is encoded into a message its sender
+    // is still trying to deliver when the sender is killed. It was counted
+    // in transit with nothing to release it, so `b`'s reader hung.
+    let _wd = common::watchdog(
+        "ends_in_flight_with_a_killed_sender_are_released",
+        Duration::from_secs(60),
+    );
+    let outer = Channel::<Writer<u32>>::buffered(1);
+    let (a, b, ready) = (
+        Channel::<u32>::buffered(1),
+        Channel::<u32>::buffered(1),
+        Channel::<()>::new(),
+    );
+    let (ro, ra, rb) = (outer.reader(), a.reader(), b.reader());
+    let h = sends_ends_until_blocked(outer.writer(), a.writer(), b.writer(), ready.writer())
+        .spawn()
+        .unwrap();
+    drop((a, b));
+    ready.reader().read().unwrap();
+    std::thread::sleep(Duration::from_millis(200)); // in its second write
+    h.kill().unwrap();
+    let _ = h.join();
+    assert_eq!(
+        rb.read_timeout(Duration::from_secs(5)),
+        Err(ChannelError::PeerLost)
+    );
+    // The delivered message still carries `a`'s writer, which works.
+    let wa = ro.read().unwrap();
+    wa.write(9).unwrap();
+    assert_eq!(ra.read(), Ok(9));
+    drop(outer);
+}

@@ -124,8 +124,11 @@ impl Sent {
         !self.0.is_empty()
     }
 
+    /// The message is delivered: it holds its ends' counts now.
     pub(crate) fn commit(mut self) {
-        self.0.clear();
+        for (obj, which) in self.0.drain(..) {
+            crate::channel::delivered(obj, which);
+        }
     }
 }
 

@@ -5,6 +5,17 @@
 
 use crate::ChannelError;
 use crate::process::record::{self, COUNTERS};
+
+/// Kinds of channel ends: `HANDLES`, `READERS`, `WRITERS`.
+pub(crate) const KINDS: usize = 3;
+
+/// The ledger column of ends of kind `k` that this process has encoded into
+/// a message not delivered yet.
+const fn in_flight(k: usize) -> usize {
+    KINDS + k
+}
+
+const _: () = assert!(COUNTERS == 2 * KINDS);
 use crate::shm::{self, Block};
 use crate::sys::{LockState, RobustMutex};
 use crate::wait::{Event, Woken};
@@ -34,7 +45,7 @@ pub(crate) const ALT_SLOTS: usize = 8;
 
 #[repr(C)]
 pub(crate) struct Chan {
-    pub counts: [AtomicU32; COUNTERS],
+    pub counts: [AtomicU32; KINDS],
     pub refs: AtomicU32,
     pub flags: AtomicU32,
     pub generation: AtomicU64,
@@ -71,7 +82,7 @@ pub(crate) struct Chan {
     /// Ends of each kind encoded into messages and not decoded yet (a part
     /// of `counts`): decoding one takes one, so the same bytes decoded
     /// twice, or a forged end, cannot take a count nobody gave.
-    pub transit: [AtomicU32; COUNTERS],
+    pub transit: [AtomicU32; KINDS],
 }
 
 const _: () = assert!(std::mem::size_of::<Chan>() as u64 <= HEADER_SIZE);
@@ -684,27 +695,7 @@ fn side_flag(which: usize, lost: bool) -> u32 {
     }
 }
 
-/// Takes `n` off count `which`; marks the side retired (or lost) when it
-/// reaches zero; frees the channel when nothing refers to it any more.
-fn sub(off: u64, which: usize, n: u32, lost: bool) {
-    if n == 0 {
-        return;
-    }
-    let c = chan(off);
-    let zeroed = {
-        let _g = lock(c);
-        sub_locked(c, which, n, lost)
-    };
-    if zeroed {
-        notify_all(c);
-    }
-    if which != WRITERS {
-        purge_if_unreadable(off);
-    }
-    unref(off, n);
-}
-
-/// The count part of [`sub`], under the channel lock; true if the side's
+/// Takes `n` off count `which`, under the channel lock; true if the side's
 /// count reached zero (the caller then wakes everyone).
 ///
 /// Counts change under the lock together with the ledger line that backs
@@ -865,12 +856,29 @@ pub(crate) fn release_local(off: u64, which: usize) {
     unref(off, 1);
 }
 
-/// An end is put in a message: it stays counted until decoded.
-pub(crate) fn add_transit(off: u64, which: usize) {
+/// An end is put in a message: it stays counted until decoded. With
+/// `ledger` (a real send, see `codec::Sent`), this process's ledger holds
+/// it as in flight until the message is delivered ([`delivered`]) or
+/// given up ([`undo_transit`]): a sender killed in between (blocked on a
+/// full channel, say) releases it with the rest of what it held, instead
+/// of leaving a count that nothing backs.
+pub(crate) fn add_transit(off: u64, which: usize, ledger: bool) {
     let c = chan(off);
+    let _g = lock(c);
     c.refs.fetch_add(1, AcqRel);
     c.counts[which].fetch_add(1, SeqCst);
     c.transit[which].fetch_add(1, AcqRel);
+    if ledger {
+        record::ledger_add(off, in_flight(which), 1);
+    }
+}
+
+/// The message carrying an end of kind `which` of channel `off` is
+/// delivered: the message holds the count now, not this process.
+pub(crate) fn delivered(off: u64, which: usize) {
+    let c = chan(off);
+    let _g = lock(c);
+    record::ledger_sub(off, in_flight(which));
 }
 
 /// Takes one end of kind `which` out of transit, if there is one.
@@ -893,17 +901,32 @@ pub(crate) fn adopt_transit(off: u64, which: usize) -> bool {
 
 /// Undoes [`add_transit`] for a message that was never sent.
 pub fn undo_transit(off: u64, which: usize) {
-    if take_transit(chan(off), which) {
-        sub(off, which, 1, false);
+    let c = chan(off);
+    let (undone, zeroed) = {
+        let _g = lock(c);
+        if record::ledger_sub(off, in_flight(which)) && take_transit(c, which) {
+            (true, sub_locked(c, which, 1, false))
+        } else {
+            (false, false)
+        }
+    };
+    if zeroed {
+        notify_all(c);
+    }
+    if undone {
+        if which != WRITERS {
+            purge_if_unreadable(off);
+        }
+        unref(off, 1);
     }
 }
 
 /// Ledger hook: counts moved into a child before it is forked.
 pub fn retain_counts(off: u64, counts: [u32; COUNTERS]) {
     let c = chan(off);
-    let total: u32 = counts.iter().sum();
-    c.refs.fetch_add(total, AcqRel);
-    for (k, n) in counts.iter().enumerate() {
+    let held = &counts[..KINDS];
+    c.refs.fetch_add(held.iter().sum(), AcqRel);
+    for (k, n) in held.iter().enumerate() {
         c.counts[k].fetch_add(*n, SeqCst);
     }
 }
@@ -929,10 +952,21 @@ fn release(off: u64, take: &dyn Fn() -> [u32; COUNTERS], lost: bool) {
         if lost {
             c.dead_holders.fetch_add(1, SeqCst);
         }
-        for (k, n) in counts.iter().enumerate() {
-            sub_locked(c, k, *n, lost);
+        let mut total = 0;
+        for k in 0..KINDS {
+            sub_locked(c, k, counts[k], lost);
+            total += counts[k];
+            // Ends it had encoded into messages never delivered. One whose
+            // message was delivered and decoded meanwhile is no longer in
+            // transit: the decoder owns that count, not us.
+            for _ in 0..counts[in_flight(k)] {
+                if take_transit(c, k) {
+                    sub_locked(c, k, 1, lost);
+                    total += 1;
+                }
+            }
         }
-        counts.iter().sum::<u32>()
+        total
     };
     // A death moves `dead_holders`: wake everyone even if no side emptied.
     notify_all(c);

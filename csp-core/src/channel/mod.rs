@@ -21,6 +21,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+pub(crate) use self::core::delivered;
 pub use self::core::{release_dead, release_exit, retain_counts, undo_transit};
 
 /// Finds the channel ends inside `value` (for a process's arguments).
@@ -171,8 +172,7 @@ impl<T> Drop for Channel<T> {
 }
 
 /// Why decoding an end can fail although it names a live channel.
-const NOT_IN_TRANSIT: &str =
-    "no channel end of this kind is in transit on that channel (decoded twice, or forged)";
+const NOT_IN_TRANSIT: &str = "no channel end of this kind is in transit on that channel (decoded twice, forged, or its sender died before delivering it)";
 
 macro_rules! end_common {
     ($End:ident, $which:expr) => {
@@ -254,8 +254,9 @@ macro_rules! end_common {
                                 "a retired channel end cannot be sent",
                             ));
                         }
-                        core::add_transit(self.off, $which);
-                        if codec::mode().is_some() {
+                        let sending = codec::mode().is_some();
+                        core::add_transit(self.off, $which, sending);
+                        if sending {
                             codec::note_transit(self.off, $which);
                         }
                     }
@@ -293,8 +294,9 @@ impl<T> Serialize for Channel<T> {
             Some(Mode::Size) => {}
             Some(Mode::Collect) => codec::note_collected(self.off, HANDLES),
             Some(Mode::Send) | None => {
-                core::add_transit(self.off, HANDLES);
-                if codec::mode().is_some() {
+                let sending = codec::mode().is_some();
+                core::add_transit(self.off, HANDLES, sending);
+                if sending {
                     codec::note_transit(self.off, HANDLES);
                 }
             }

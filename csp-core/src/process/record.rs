@@ -31,9 +31,11 @@ const RECORD_SIZE: u64 = 256;
 pub(crate) const RESULT_INLINE: usize = 96;
 const MAX_PROCS: u32 = ((shm::HEAP_OFF - PROC_TABLE_OFF) / RECORD_SIZE) as u32;
 
-/// Number of counters each ledgered object carries (handles, readers,
-/// writers, spare).
-pub const COUNTERS: usize = 4;
+/// Number of counters each ledgered object carries: for a channel, the
+/// ends of each kind this process holds (handles, readers, writers), then
+/// the ends of each kind it has encoded into a message not yet delivered
+/// (see `channel::core::add_transit`).
+pub const COUNTERS: usize = 6;
 
 #[repr(C)]
 pub(crate) struct Record {
