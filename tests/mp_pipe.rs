@@ -221,3 +221,22 @@ fn threads_polling_one_connection_lose_nothing() {
         assert!(!b.poll(Duration::ZERO));
     }
 }
+
+#[test]
+fn send_timeout_on_a_full_pipe_hands_the_message_back() {
+    let (a, b) = pipe::<u32, u32>();
+    let mut sent = 0;
+    while a.try_send(sent).is_ok() {
+        sent += 1;
+    }
+    assert!(sent > 0);
+    let e = a.send_timeout(777, Duration::from_millis(30)).unwrap_err();
+    assert_eq!(e.error, csp::ChannelError::Timeout);
+    assert_eq!(e.into_inner(), 777);
+    // Room again: the same call goes through.
+    assert_eq!(b.recv(), Ok(0));
+    a.send_timeout(777, Duration::from_secs(5)).unwrap();
+    let (r, w) = pipe_oneway::<u8>();
+    w.send_timeout(5, Duration::from_secs(1)).unwrap();
+    assert_eq!(r.recv(), Ok(5));
+}

@@ -259,3 +259,38 @@ fn shared_handles_travel_and_types_are_checked() {
         Ok(14)
     );
 }
+
+#[process]
+fn holds_the_lock(v: Value<u64>, a: Array<u8>, held: csp::Writer<()>, ms: u64) {
+    let _gv = v.get_lock().unwrap();
+    let _ga = a.get_lock().unwrap();
+    held.write(()).unwrap();
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
+#[test]
+fn get_lock_timeout_waits_for_a_holder_in_another_process() {
+    let _wd = common::watchdog(
+        "get_lock_timeout_waits_for_a_holder_in_another_process",
+        Duration::from_secs(60),
+    );
+    let v = Value::new(1u64);
+    let a = Array::from_slice(&[1u8, 2, 3]);
+    let held = Channel::<()>::new();
+    let h = holds_the_lock(v.clone(), a.clone(), held.writer(), 300)
+        .spawn()
+        .unwrap();
+    held.reader().read().unwrap();
+    assert!(matches!(
+        v.get_lock_timeout(Duration::from_millis(20)),
+        Err(std::sync::TryLockError::WouldBlock)
+    ));
+    assert!(matches!(
+        a.get_lock_timeout(Duration::from_millis(20)),
+        Err(std::sync::TryLockError::WouldBlock)
+    ));
+    // The holder lets go after its nap: a long enough wait gets the lock.
+    assert_eq!(*v.get_lock_timeout(Duration::from_secs(10)).unwrap(), 1);
+    assert_eq!(a.get_lock_timeout(Duration::from_secs(10)).unwrap()[2], 3);
+    h.join().unwrap();
+}

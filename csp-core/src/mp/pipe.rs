@@ -284,6 +284,12 @@ impl<S: Serialize, R: DeserializeOwned> Connection<S, R> {
         self.tx.try_write(msg)
     }
 
+    /// [`send`](Connection::send), waiting at most `timeout` for room; on
+    /// failure the message comes back (`Timeout`, or the pipe's error).
+    pub fn send_timeout(&self, msg: S, timeout: Duration) -> Result<(), WriteError<S>> {
+        self.tx.write_timeout(msg, timeout)
+    }
+
     /// Receives the next message, blocking until one arrives. `Closed` once
     /// the other end was closed and everything it sent has been read;
     /// `PeerLost` if it died.
@@ -420,6 +426,12 @@ impl<T: Serialize> PipeWriter<T> {
     /// Sends only if there is room now; on failure the message comes back.
     pub fn try_send(&self, msg: T) -> Result<(), WriteError<T>> {
         self.0.try_write(msg)
+    }
+
+    /// Sends `msg`, waiting at most `timeout` for room; see
+    /// [`Connection::send_timeout`].
+    pub fn send_timeout(&self, msg: T, timeout: Duration) -> Result<(), WriteError<T>> {
+        self.0.write_timeout(msg, timeout)
     }
 }
 

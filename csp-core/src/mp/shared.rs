@@ -17,6 +17,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+use std::time::Duration;
 
 /// Plain old data: a type whose bytes can live in memory shared by
 /// processes and be read and written by any of them.
@@ -173,8 +174,17 @@ impl Shared {
 
     /// Locks if free now. `None` if someone holds it.
     fn try_lock(&self) -> Option<bool> {
+        self.lock_within(None)
+    }
+
+    /// Locks, waiting at most `timeout` (`None`: not at all). `None` if the
+    /// lock stayed held.
+    fn lock_within(&self, timeout: Option<Duration>) -> Option<bool> {
         let h = self.header();
-        let st = h.lock.try_lock()?;
+        let st = match timeout {
+            None => h.lock.try_lock()?,
+            Some(d) => h.lock.lock_timeout(d)?,
+        };
         if st == LockState::OwnerDied {
             h.poisoned.store(1, SeqCst);
         }
@@ -348,6 +358,16 @@ impl<T: Pod> Value<T> {
         try_guarded(self.shared.try_lock().map(|p| (self.guard(), p)))
     }
 
+    /// [`get_lock`](Value::get_lock), waiting at most `timeout`:
+    /// `Err(TryLockError::WouldBlock)` if the lock stayed held that long.
+    pub fn get_lock_timeout(&self, timeout: Duration) -> TryLockResult<ValueGuard<'_, T>> {
+        try_guarded(
+            self.shared
+                .lock_within(Some(timeout))
+                .map(|p| (self.guard(), p)),
+        )
+    }
+
     /// The value (under the lock).
     pub fn get(&self) -> Result<T, SharedError> {
         let g = self.get_lock().map_err(|_| SharedError::Poisoned)?;
@@ -516,6 +536,16 @@ impl<T: Pod> Array<T> {
     /// [`get_lock`](Array::get_lock) only if the lock is free now.
     pub fn try_get_lock(&self) -> TryLockResult<ArrayGuard<'_, T>> {
         try_guarded(self.shared.try_lock().map(|p| (self.guard(), p)))
+    }
+
+    /// [`get_lock`](Array::get_lock), waiting at most `timeout`:
+    /// `Err(TryLockError::WouldBlock)` if the lock stayed held that long.
+    pub fn get_lock_timeout(&self, timeout: Duration) -> TryLockResult<ArrayGuard<'_, T>> {
+        try_guarded(
+            self.shared
+                .lock_within(Some(timeout))
+                .map(|p| (self.guard(), p)),
+        )
     }
 
     /// Element `index` (under the lock).
