@@ -184,8 +184,22 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
 /// least 1 MiB): every valid message decodes, and a corrupt one can ask for
 /// at most `max(1 MiB, 256 n)` bytes (no limit past 64 GiB messages). The
 /// limit is a type parameter, hence one instantiation per size class.
+///
+/// The limit costs a check per primitive (it tripled the decode time of a
+/// small struct), so it is only used when it can matter: a length of 2^32
+/// or more is a varint that starts with the byte 253 or 254. A message
+/// without those bytes can ask for at most 4 GiB, which on a 64-bit system
+/// is only address space (`calloc` maps it lazily; the read that follows
+/// fails at once and frees it).
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     use bincode::config::Configuration as C;
+    #[cfg(target_pointer_width = "64")]
+    if !bytes
+        .iter()
+        .fold(false, |any, &b| any | (b == 253) | (b == 254))
+    {
+        return decode_with::<T, C>(bytes, config());
+    }
     let need = (bytes.len() as u64).saturating_mul(16);
     match need {
         x if x <= 1 << 20 => decode_with(bytes, config().with_limit::<{ 1 << 20 }>()),
@@ -292,6 +306,14 @@ mod tests {
         ));
         assert!(matches!(
             decode::<Vec<u8>>(&huge),
+            Err(CodecError::Decode(_))
+        ));
+        // Below 2^32 no limit applies: the buffer is only mapped, and the
+        // read that follows fails.
+        let big = [252u8, 0xf0, 0xff, 0xff, 0xff]; // length 2^32 - 16
+        assert!(matches!(decode::<String>(&big), Err(CodecError::Decode(_))));
+        assert!(matches!(
+            decode::<Vec<u8>>(&big),
             Err(CodecError::Decode(_))
         ));
     }

@@ -386,9 +386,9 @@ fn ring_put(
                 }
                 if register {
                     c.write_waiting.fetch_add(1, SeqCst);
-                    // Dekker with the reader's fence after it frees a slot:
-                    // it sees us waiting, or we see the room on our retry.
-                    std::sync::atomic::fence(SeqCst);
+                    // Dekker with the fence after a slot changes hands
+                    // (`ring.rs`): the retry's SeqCst look at the slot
+                    // sees the change, or the other side sees us.
                 }
                 obs = Some(c.writable.observe());
             }
@@ -442,10 +442,9 @@ fn ring_take(
                 }
                 if register {
                     c.read_waiting.fetch_add(1, SeqCst);
-                    // Dekker with the writer's fence after it publishes
-                    // (`ring::try_push`): it sees us waiting, or we see
-                    // its message on our retry.
-                    std::sync::atomic::fence(SeqCst);
+                    // Dekker with the fence after a slot changes hands
+                    // (`ring.rs`): the retry's SeqCst look at the slot
+                    // sees the change, or the other side sees us.
                 }
                 obs = Some(c.readable.observe());
             }
