@@ -90,8 +90,7 @@ pub const NEVER: u64 = u64::MAX;
 // ---------------------------------------------------------------------------
 // Pipeline: source -> stage -> stage -> stage -> sink.
 
-#[process]
-fn source(out: Writer<u64>, n: u64, die_at: u64) -> Report {
+fn source_body(out: Writer<u64>, n: u64, die_at: u64) -> Report {
     for i in 0..n {
         die_at_step(i, die_at);
         if let Err(e) = out.write(i) {
@@ -105,7 +104,11 @@ fn source(out: Writer<u64>, n: u64, die_at: u64) -> Report {
 }
 
 #[process]
-fn stage(inp: Reader<u64>, out: Writer<u64>, die_at: u64) -> Report {
+fn source(out: Writer<u64>, n: u64, die_at: u64) -> Report {
+    source_body(out, n, die_at)
+}
+
+fn stage_body(inp: Reader<u64>, out: Writer<u64>, die_at: u64) -> Report {
     let mut step = 0;
     loop {
         die_at_step(step, die_at);
@@ -132,7 +135,11 @@ fn stage(inp: Reader<u64>, out: Writer<u64>, die_at: u64) -> Report {
 }
 
 #[process]
-fn sink(inp: Reader<u64>, die_at: u64) -> Report {
+fn stage(inp: Reader<u64>, out: Writer<u64>, die_at: u64) -> Report {
+    stage_body(inp, out, die_at)
+}
+
+fn sink_body(inp: Reader<u64>, die_at: u64) -> Report {
     let mut items = Vec::new();
     loop {
         die_at_step(items.len() as u64, die_at);
@@ -149,72 +156,34 @@ fn sink(inp: Reader<u64>, die_at: u64) -> Report {
     die_anyway(die_at);
     let n = items.len() as u64;
     ended(items, n, None)
+}
+
+#[process]
+fn sink(inp: Reader<u64>, die_at: u64) -> Report {
+    sink_body(inp, die_at)
 }
 
 // ---------------------------------------------------------------------------
 // Farm: dispatcher -> any-to-any jobs -> N workers -> any-to-any results ->
 // collector.
 
+// The farm's processes do what the pipeline's do; their own names are what
+// failure reports (and the checks on them) name.
+
 #[process]
 fn dispatcher(out: Writer<u64>, n: u64, die_at: u64) -> Report {
-    for i in 0..n {
-        die_at_step(i, die_at);
-        if let Err(e) = out.write(i) {
-            out.poison();
-            return ended(vec![], i, Some(&e));
-        }
-    }
-    out.retire();
-    die_anyway(die_at);
-    ended(vec![], n, None)
+    source_body(out, n, die_at)
 }
 
 #[process]
 fn worker(inp: Reader<u64>, out: Writer<u64>, die_at: u64) -> Report {
-    // The same body as a pipeline stage: one job in hand at a time.
-    let mut step = 0;
-    loop {
-        die_at_step(step, die_at);
-        match inp.read() {
-            Ok(v) => {
-                if let Err(e) = out.write(v) {
-                    inp.poison();
-                    out.poison();
-                    return ended(vec![], step, Some(&e));
-                }
-            }
-            Err(ChannelError::Retired) => break,
-            Err(e) => {
-                inp.poison();
-                out.poison();
-                return ended(vec![], step, Some(&e));
-            }
-        }
-        step += 1;
-    }
-    out.retire();
-    die_anyway(die_at);
-    ended(vec![], step, None)
+    // One job in hand at a time, like a pipeline stage.
+    stage_body(inp, out, die_at)
 }
 
 #[process]
 fn collector(inp: Reader<u64>, die_at: u64) -> Report {
-    let mut items = Vec::new();
-    loop {
-        die_at_step(items.len() as u64, die_at);
-        match inp.read() {
-            Ok(v) => items.push(v),
-            Err(ChannelError::Retired) => break,
-            Err(e) => {
-                inp.poison();
-                let n = items.len() as u64;
-                return ended(items, n, Some(&e));
-            }
-        }
-    }
-    die_anyway(die_at);
-    let n = items.len() as u64;
-    ended(items, n, None)
+    sink_body(inp, die_at)
 }
 
 // ---------------------------------------------------------------------------

@@ -226,17 +226,23 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             a.joinable.store(joinable as u32, Relaxed);
             a.tag.store(tag, Release);
         })?;
-        Ok(Queue {
+        Ok(Queue::from_parts(rx, tx, presence))
+    }
+}
+
+impl<T> Queue<T> {
+    /// A handle on the queue whose channel ends these are; it registers
+    /// its process as producer or consumer when first used.
+    fn from_parts(rx: Reader<T>, tx: Writer<T>, presence: Channel<()>) -> Self {
+        Queue {
             rx,
             tx,
             presence,
             producer: AtomicU64::new(NOBODY),
             consumer: AtomicU64::new(NOBODY),
-        })
+        }
     }
-}
 
-impl<T> Queue<T> {
     fn aux(&self) -> &QueueAux {
         let off = core::chan(self.rx.offset()).aux.load(Acquire);
         // SAFETY: the block was attached (tag written) before this handle
@@ -528,13 +534,7 @@ impl<'de, T> Deserialize<'de> for Queue<T> {
                 "not a live queue of this item type",
             ));
         }
-        Ok(Queue {
-            rx,
-            tx,
-            presence,
-            producer: AtomicU64::new(NOBODY),
-            consumer: AtomicU64::new(NOBODY),
-        })
+        Ok(Queue::from_parts(rx, tx, presence))
     }
 }
 
